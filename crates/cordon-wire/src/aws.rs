@@ -1,0 +1,1 @@
+//! (placeholder: aws decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: capture decoder, not yet written)

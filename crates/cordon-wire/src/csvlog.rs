@@ -1,0 +1,1 @@
+//! (placeholder: csvlog decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: detect decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: dhcp decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: dns decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: eve decoder, not yet written)

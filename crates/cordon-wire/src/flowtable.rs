@@ -1,0 +1,1 @@
+//! (placeholder: flowtable decoder, not yet written)

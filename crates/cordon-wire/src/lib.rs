@@ -1,0 +1,31 @@
+//! cordon-wire: bytes to observations.
+//!
+//! Pure decoders for the telemetry cordon reads: packet captures, flow exports and text logs.
+//! **Every entry point borrows its input, checks lengths against named caps before slicing,
+//! does no I/O, and never panics**; bad records become [`obs::Anomaly`]s with byte offsets.
+//! Each entry point has a cargo-fuzz target in `fuzz/`.
+
+pub mod obs;
+
+// Packet captures (owner: capture decoders).
+pub mod capture;
+pub mod dhcp;
+pub mod dns;
+pub mod flowtable;
+pub mod packet;
+pub mod tls;
+
+// Flow exports (owner: flow-export decoders).
+pub mod netflow;
+pub mod sflow;
+
+// Text logs (owner: log decoders).
+pub mod aws;
+pub mod csvlog;
+pub mod eve;
+pub mod zeek;
+
+// Content sniffing across all formats.
+pub mod detect;
+
+pub use obs::*;

@@ -1,0 +1,1 @@
+//! (placeholder: netflow decoder, not yet written)

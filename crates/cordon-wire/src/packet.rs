@@ -1,0 +1,1 @@
+//! (placeholder: packet decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: sflow decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: tls decoder, not yet written)

@@ -1,0 +1,1 @@
+//! (placeholder: zeek decoder, not yet written)
