@@ -121,6 +121,9 @@ pub struct Flow {
     pub dst_mac: Option<Mac>,
     /// Zeek's connection uid, when the input has one: links ssl/http/dns records to it.
     pub uid: Option<Box<str>>,
+    /// Packet sampling rate the exporter declared (1 = unsampled). Counters above are as
+    /// exported, not scaled.
+    pub sampling: u32,
 }
 
 /// One resource record of a DNS answer that cordon uses.
@@ -282,6 +285,22 @@ pub struct DecodeStats {
     pub bytes: u64,
     /// Anomalies reported.
     pub anomalies: u64,
+    /// Flow records decoded from NetFlow/IPFIX/sFlow export datagrams (inside a capture of
+    /// export traffic, or a raw datagram file), and the sum of their octet counters as
+    /// exported: these compare directly with nfdump's totals.
+    pub export_records: u64,
+    pub export_bytes: u64,
+}
+
+impl DecodeStats {
+    /// Adds another decoder's counts to these.
+    pub fn add(&mut self, other: &DecodeStats) {
+        self.records += other.records;
+        self.bytes += other.bytes;
+        self.anomalies += other.anomalies;
+        self.export_records += other.export_records;
+        self.export_bytes += other.export_bytes;
+    }
 }
 
 #[cfg(test)]
