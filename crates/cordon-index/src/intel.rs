@@ -204,6 +204,8 @@ pub struct IpMatch<'a> {
     pub asn: &'a AsInfo,
     /// The dataset the range came from.
     pub dataset: &'a str,
+    /// The range the address fell in, inclusive (IPv4 addresses as IPv4).
+    pub range: (IpAddr, IpAddr),
 }
 
 /// A row's place in its file, for error messages: `intel/asn.csv:14`.
@@ -552,17 +554,27 @@ impl Intel {
 
     /// The AS holding `ip`, from the loaded IP → AS ranges.
     pub fn lookup_ip(&self, ip: IpAddr) -> Option<IpMatch<'_>> {
-        let i = match ip {
-            IpAddr::V4(a) => self.v4.lookup(u32::from(a)),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => self.v4.lookup(u32::from(v4)),
-                None => self.v6.lookup(u128::from(a)),
-            },
-        }?;
-        Some(IpMatch {
-            asn: &self.asns[i as usize],
-            dataset: &self.ip_dataset,
-        })
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let v4 = match ip {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        let (i, range) = match (v4, ip) {
+            (Some(a), _) => {
+                let a = u32::from(a);
+                let (s, e) = self.v4.range_of(a)?;
+                let r = (IpAddr::V4(Ipv4Addr::from(s)), IpAddr::V4(Ipv4Addr::from(e)));
+                (self.v4.lookup(a)?, r)
+            }
+            (None, IpAddr::V6(a)) => {
+                let a = u128::from(a);
+                let (s, e) = self.v6.range_of(a)?;
+                let r = (IpAddr::V6(Ipv6Addr::from(s)), IpAddr::V6(Ipv6Addr::from(e)));
+                (self.v6.lookup(a)?, r)
+            }
+            (None, IpAddr::V4(_)) => return None,
+        };
+        Some(IpMatch { asn: &self.asns[i as usize], dataset: &self.ip_dataset, range })
     }
 
     /// IPv4 lookup returning the AS table index: the hot path for scans.

@@ -18,7 +18,9 @@ pub const MAX_VALUE: u32 = EXT - 2;
 pub struct Ipv4Table {
     tbl24: Box<[u32]>,
     tbl8: Vec<u32>,
-    segments: usize,
+    /// The disjoint segments, kept to say which range an address fell in (for explanations;
+    /// not used by [`Ipv4Table::lookup`]).
+    segments: Vec<Segment<u32>>,
 }
 
 impl Ipv4Table {
@@ -32,11 +34,12 @@ impl Ipv4Table {
         let mut t = Ipv4Table {
             tbl24: vec![0u32; 1 << 24].into_boxed_slice(),
             tbl8: Vec::new(),
-            segments: segments.len(),
+            segments: Vec::new(),
         };
         for s in &segments {
             t.paint(s);
         }
+        t.segments = segments;
         Ok(t)
     }
 
@@ -96,7 +99,14 @@ impl Ipv4Table {
 
     /// Number of disjoint segments the table was built from.
     pub fn segments(&self) -> usize {
-        self.segments
+        self.segments.len()
+    }
+
+    /// The segment holding `ip`: `(start, end)`, inclusive.
+    pub fn range_of(&self, ip: u32) -> Option<(u32, u32)> {
+        let i = self.segments.partition_point(|s| s.start <= ip).checked_sub(1)?;
+        let s = self.segments[i];
+        (ip <= s.end).then_some((s.start, s.end))
     }
 
     /// Number of /24 blocks split into a second-level group.
@@ -106,7 +116,7 @@ impl Ipv4Table {
 
     /// Bytes held by the two tables.
     pub fn memory_bytes(&self) -> usize {
-        (self.tbl24.len() + self.tbl8.len()) * 4
+        (self.tbl24.len() + self.tbl8.len()) * 4 + self.segments.len() * 12
     }
 }
 
@@ -149,6 +159,9 @@ mod tests {
             assert_eq!(t.lookup(ip(a)), want, "{a}");
         }
         assert_eq!(t.groups(), 4);
+        assert_eq!(t.range_of(ip("47.88.1.2")), Some((ip("47.88.1.0"), ip("47.88.1.127"))));
+        assert_eq!(t.range_of(ip("47.88.2.2")), Some((ip("47.88.1.128"), ip("47.88.255.255"))));
+        assert_eq!(t.range_of(ip("47.89.0.0")), None);
     }
 
     #[test]

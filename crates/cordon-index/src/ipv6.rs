@@ -31,6 +31,12 @@ impl Ipv6Table {
         (ip <= self.ends[i]).then(|| self.values[i])
     }
 
+    /// The segment holding `ip`: `(start, end)`, inclusive.
+    pub fn range_of(&self, ip: u128) -> Option<(u128, u128)> {
+        let i = self.starts.partition_point(|&s| s <= ip).checked_sub(1)?;
+        (ip <= self.ends[i]).then(|| (self.starts[i], self.ends[i]))
+    }
+
     pub fn segments(&self) -> usize {
         self.starts.len()
     }

@@ -1,1 +1,52 @@
-fn main() {}
+//! cordon: find, prove and track exposure to untrusted vendors in network telemetry.
+//!
+//! This file decides the process policy and nothing else: parse the arguments, run one
+//! command, turn its outcome into an exit status (0 ok, 1 findings at or above `--fail-on`,
+//! 2 usage or fatal error). A closed stdout (`cordon ... | head`) ends the run quietly.
+
+mod attribute;
+mod cli;
+mod date;
+mod explain;
+mod intel;
+mod intel_cmd;
+mod output;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// How a command ended, when it did not fail outright.
+pub enum Outcome {
+    Ok,
+    /// Findings at or above the threshold.
+    Findings,
+    /// Some input was unusable (reported already); exit 2.
+    Usage,
+}
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Explain(a) => intel_cmd::explain(&cli.global, a),
+        cli::Command::Intel(c) => intel_cmd::intel(&cli.global, c),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Usage) => ExitCode::from(2),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            anstream::eprintln!("cordon: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
