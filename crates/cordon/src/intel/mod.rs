@@ -1,0 +1,3 @@
+//! Intel snapshot tooling: building the derived tables from curated rules and public datasets.
+
+pub mod build;
