@@ -78,7 +78,13 @@ impl std::error::Error for BuildError {
     }
 }
 
-const LINKS: &[&str] = &["subsidiary", "division", "brand", "affiliate", "joint-venture"];
+const LINKS: &[&str] = &[
+    "subsidiary",
+    "division",
+    "brand",
+    "affiliate",
+    "joint-venture",
+];
 const LISTS: &[&str] = &[
     "dod-1260h",
     "fcc-covered",
@@ -291,8 +297,12 @@ impl KindMessage for csv::Error {
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
-        && s.split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 fn is_date(s: &str) -> bool {
@@ -307,7 +317,13 @@ fn is_date(s: &str) -> bool {
         && (1..=31).contains(&s[8..10].parse::<u8>().unwrap_or(0))
 }
 
-fn one_of(table: &Table, line: u64, field: &str, value: &str, allowed: &[&str]) -> Result<(), BuildError> {
+fn one_of(
+    table: &Table,
+    line: u64,
+    field: &str,
+    value: &str,
+    allowed: &[&str],
+) -> Result<(), BuildError> {
     if allowed.contains(&value) {
         Ok(())
     } else {
@@ -326,7 +342,13 @@ fn required(table: &Table, line: u64, field: &str, value: &str) -> Result<(), Bu
     }
 }
 
-fn known_entity(table: &Table, line: u64, field: &str, value: &str, ids: &HashSet<String>) -> Result<(), BuildError> {
+fn known_entity(
+    table: &Table,
+    line: u64,
+    field: &str,
+    value: &str,
+    ids: &HashSet<String>,
+) -> Result<(), BuildError> {
     if ids.contains(value) {
         Ok(())
     } else {
@@ -352,7 +374,16 @@ fn load_curated(dir: &Path) -> Result<Curated, BuildError> {
 fn load_companies(dir: &Path, curated: &mut Curated) -> Result<HashSet<String>, BuildError> {
     let t = Table::open(
         dir.join("companies.csv"),
-        &["id", "name", "aliases", "country", "parent", "link", "ownership", "source"],
+        &[
+            "id",
+            "name",
+            "aliases",
+            "country",
+            "parent",
+            "link",
+            "ownership",
+            "source",
+        ],
     )?;
     let mut parents: HashMap<String, (u64, String)> = HashMap::new();
     let mut ids = HashSet::new();
@@ -361,15 +392,23 @@ fn load_companies(dir: &Path, curated: &mut Curated) -> Result<HashSet<String>, 
         let (id, name, country, parent, link, ownership, source) =
             (&r[0], &r[1], &r[3], &r[4], &r[5], &r[6], &r[7]);
         if !is_slug(id) {
-            return Err(t.err(line, format!("id \"{id}\" is not a lowercase slug [a-z0-9-]")));
+            return Err(t.err(
+                line,
+                format!("id \"{id}\" is not a lowercase slug [a-z0-9-]"),
+            ));
         }
         if !ids.insert(id.to_string()) {
             return Err(t.err(line, format!("id \"{id}\" is defined twice")));
         }
         required(&t, line, "name", name)?;
         required(&t, line, "source", source)?;
-        if !(country.is_empty() || (country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase()))) {
-            return Err(t.err(line, format!("country \"{country}\" is not a two-letter code")));
+        if !(country.is_empty()
+            || (country.len() == 2 && country.bytes().all(|b| b.is_ascii_uppercase())))
+        {
+            return Err(t.err(
+                line,
+                format!("country \"{country}\" is not a two-letter code"),
+            ));
         }
         match (parent.is_empty(), link.is_empty()) {
             (true, true) => {}
@@ -380,7 +419,12 @@ fn load_companies(dir: &Path, curated: &mut Curated) -> Result<HashSet<String>, 
         if !ownership.is_empty() {
             match ownership.parse::<f64>() {
                 Ok(p) if (0.0..=100.0).contains(&p) => {}
-                _ => return Err(t.err(line, format!("ownership \"{ownership}\" is not a percent from 0 to 100"))),
+                _ => {
+                    return Err(t.err(
+                        line,
+                        format!("ownership \"{ownership}\" is not a percent from 0 to 100"),
+                    ))
+                }
             }
         }
         if !parent.is_empty() {
@@ -404,10 +448,22 @@ fn load_companies(dir: &Path, curated: &mut Curated) -> Result<HashSet<String>, 
     Ok(ids)
 }
 
-fn load_designations(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Result<(), BuildError> {
+fn load_designations(
+    dir: &Path,
+    ids: &HashSet<String>,
+    curated: &mut Curated,
+) -> Result<(), BuildError> {
     let t = Table::open(
         dir.join("designations.csv"),
-        &["entity", "list", "edition", "date_added", "status", "source", "note"],
+        &[
+            "entity",
+            "list",
+            "edition",
+            "date_added",
+            "status",
+            "source",
+            "note",
+        ],
     )?;
     for (line, r) in &t.rows {
         let line = *line;
@@ -419,12 +475,18 @@ fn load_designations(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -
         if !state && !LISTS.contains(&list) {
             return Err(t.err(
                 line,
-                format!("list \"{list}\" is not one of {}, state-ban-<xx>", LISTS.join(", ")),
+                format!(
+                    "list \"{list}\" is not one of {}, state-ban-<xx>",
+                    LISTS.join(", ")
+                ),
             ));
         }
         for (field, value) in [("edition", &r[2]), ("date_added", &r[3])] {
             if !value.is_empty() && !is_date(value) {
-                return Err(t.err(line, format!("{field} \"{value}\" is not a yyyy-mm-dd date")));
+                return Err(t.err(
+                    line,
+                    format!("{field} \"{value}\" is not a yyyy-mm-dd date"),
+                ));
             }
         }
         one_of(&t, line, "status", &r[4], STATUSES)?;
@@ -437,7 +499,15 @@ fn load_designations(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -
 fn load_asns(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Result<(), BuildError> {
     let t = Table::open(
         dir.join("asn.csv"),
-        &["asn", "as_org", "entity", "relationship", "confidence", "source", "note"],
+        &[
+            "asn",
+            "as_org",
+            "entity",
+            "relationship",
+            "confidence",
+            "source",
+            "note",
+        ],
     )?;
     for (line, r) in &t.rows {
         let line = *line;
@@ -456,10 +526,21 @@ fn load_asns(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Result
     Ok(())
 }
 
-fn load_domains(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Result<(), BuildError> {
+fn load_domains(
+    dir: &Path,
+    ids: &HashSet<String>,
+    curated: &mut Curated,
+) -> Result<(), BuildError> {
     let t = Table::open(
         dir.join("domains.csv"),
-        &["suffix", "entity", "relationship", "service", "confidence", "source"],
+        &[
+            "suffix",
+            "entity",
+            "relationship",
+            "service",
+            "confidence",
+            "source",
+        ],
     )?;
     let mut seen = HashSet::new();
     for (line, r) in &t.rows {
@@ -497,15 +578,25 @@ fn load_domains(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Res
     Ok(())
 }
 
-fn load_oui_rules(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> Result<(), BuildError> {
-    let t = Table::open(dir.join("oui-rules.csv"), &["pattern", "entity", "source", "note"])?;
+fn load_oui_rules(
+    dir: &Path,
+    ids: &HashSet<String>,
+    curated: &mut Curated,
+) -> Result<(), BuildError> {
+    let t = Table::open(
+        dir.join("oui-rules.csv"),
+        &["pattern", "entity", "source", "note"],
+    )?;
     let mut seen = HashSet::new();
     for (line, r) in &t.rows {
         let line = *line;
         let pattern = &r[0];
         required(&t, line, "pattern", pattern)?;
         if pattern.to_lowercase() != *pattern || pattern.trim() != pattern {
-            return Err(t.err(line, format!("pattern \"{pattern}\" is not lowercase and trimmed")));
+            return Err(t.err(
+                line,
+                format!("pattern \"{pattern}\" is not lowercase and trimmed"),
+            ));
         }
         if !seen.insert(pattern.to_string()) {
             return Err(t.err(line, format!("pattern \"{pattern}\" is listed twice")));
@@ -522,13 +613,18 @@ fn load_oui_rules(dir: &Path, ids: &HashSet<String>, curated: &mut Curated) -> R
 }
 
 fn load_oui_exclusions(dir: &Path, curated: &mut Curated) -> Result<(), BuildError> {
-    let t = Table::open(dir.join("oui-exclusions.csv"), &["prefix", "pattern", "reason"])?;
+    let t = Table::open(
+        dir.join("oui-exclusions.csv"),
+        &["prefix", "pattern", "reason"],
+    )?;
     for (line, r) in &t.rows {
         let line = *line;
         let (prefix, pattern) = (&r[0], &r[1]);
         let exclusion = match (prefix.is_empty(), pattern.is_empty()) {
             (false, true) => {
-                let hex = prefix.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+                let hex = prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
                 if !hex || ![6, 7, 9].contains(&prefix.len()) {
                     return Err(t.err(
                         line,
@@ -548,7 +644,9 @@ fn load_oui_exclusions(dir: &Path, curated: &mut Curated) -> Result<(), BuildErr
         required(&t, line, "reason", &r[2])?;
         curated.oui_exclusions.push(exclusion);
     }
-    curated.rows.insert("oui-exclusions.csv".into(), t.rows.len());
+    curated
+        .rows
+        .insert("oui-exclusions.csv".into(), t.rows.len());
     Ok(())
 }
 
@@ -561,7 +659,10 @@ fn load_datasets(dir: &Path, curated: &mut Curated) -> Result<(), BuildError> {
     for (line, r) in &t.rows {
         let line = *line;
         if !is_slug(&r[0]) {
-            return Err(t.err(line, format!("id \"{}\" is not a lowercase slug [a-z0-9-]", &r[0])));
+            return Err(t.err(
+                line,
+                format!("id \"{}\" is not a lowercase slug [a-z0-9-]", &r[0]),
+            ));
         }
         if !seen.insert(r[0].to_string()) {
             return Err(t.err(line, format!("id \"{}\" is defined twice", &r[0])));
@@ -582,7 +683,11 @@ fn load_datasets(dir: &Path, curated: &mut Curated) -> Result<(), BuildError> {
 
 /// Reads ip-location-db `start,end,asn,org` rows and keeps those whose ASN is in `asns`,
 /// sorted by start address.
-fn read_prefixes(path: &Path, asns: &BTreeSet<u32>, v6: bool) -> Result<Vec<(IpAddr, IpAddr, u32)>, BuildError> {
+fn read_prefixes(
+    path: &Path,
+    asns: &BTreeSet<u32>,
+    v6: bool,
+) -> Result<Vec<(IpAddr, IpAddr, u32)>, BuildError> {
     let data = fs::read(path).map_err(|source| BuildError::Io {
         path: path.to_path_buf(),
         source,
@@ -599,26 +704,41 @@ fn read_prefixes(path: &Path, asns: &BTreeSet<u32>, v6: bool) -> Result<Vec<(IpA
             message,
         };
         let record = result.map_err(|e| {
-            invalid(e.position().map_or(0, |p| p.line()), format!("malformed csv: {}", e.kind_message()))
+            invalid(
+                e.position().map_or(0, |p| p.line()),
+                format!("malformed csv: {}", e.kind_message()),
+            )
         })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.len() < 3 {
-            return Err(invalid(line, format!("{} fields, expected start,end,asn,org", record.len())));
+            return Err(invalid(
+                line,
+                format!("{} fields, expected start,end,asn,org", record.len()),
+            ));
         }
         let Ok(asn) = record[2].parse::<u32>() else {
-            return Err(invalid(line, format!("asn \"{}\" is not a number", &record[2])));
+            return Err(invalid(
+                line,
+                format!("asn \"{}\" is not a number", &record[2]),
+            ));
         };
         if !asns.contains(&asn) {
             continue;
         }
-        let start: IpAddr = record[0]
-            .parse()
-            .map_err(|_| invalid(line, format!("start \"{}\" is not an ip address", &record[0])))?;
+        let start: IpAddr = record[0].parse().map_err(|_| {
+            invalid(
+                line,
+                format!("start \"{}\" is not an ip address", &record[0]),
+            )
+        })?;
         let end: IpAddr = record[1]
             .parse()
             .map_err(|_| invalid(line, format!("end \"{}\" is not an ip address", &record[1])))?;
         if start.is_ipv6() != v6 || end.is_ipv6() != v6 || end < start {
-            return Err(invalid(line, format!("range {start}-{end} is not an ordered range of one family")));
+            return Err(invalid(
+                line,
+                format!("range {start}-{end} is not an ordered range of one family"),
+            ));
         }
         out.push((start, end, asn));
     }
@@ -654,15 +774,28 @@ fn read_ieee(dir: &Path) -> Result<Vec<Block>, BuildError> {
                 message,
             };
             let record = result.map_err(|e| {
-                invalid(e.position().map_or(0, |p| p.line()), format!("malformed csv: {}", e.kind_message()))
+                invalid(
+                    e.position().map_or(0, |p| p.line()),
+                    format!("malformed csv: {}", e.kind_message()),
+                )
             })?;
             let line = record.position().map_or(0, |p| p.line());
             if record.len() < 3 {
-                return Err(invalid(line, format!("{} fields, expected registry,assignment,organization", record.len())));
+                return Err(invalid(
+                    line,
+                    format!(
+                        "{} fields, expected registry,assignment,organization",
+                        record.len()
+                    ),
+                ));
             }
             let prefix = record[1].trim().to_ascii_uppercase();
-            if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || ![6, 7, 9].contains(&prefix.len()) {
-                return Err(invalid(line, format!("assignment \"{prefix}\" is not 6, 7 or 9 hex digits")));
+            if !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || ![6, 7, 9].contains(&prefix.len())
+            {
+                return Err(invalid(
+                    line,
+                    format!("assignment \"{prefix}\" is not 6, 7 or 9 hex digits"),
+                ));
             }
             blocks.push(Block {
                 prefix,
@@ -704,7 +837,12 @@ fn attribute_ouis(blocks: &[Block], curated: &Curated) -> (Vec<Vec<String>>, Vec
         if matches.is_empty() {
             continue;
         }
-        matches.sort_by(|a, b| b.pattern.len().cmp(&a.pattern.len()).then(a.entity.cmp(&b.entity)));
+        matches.sort_by(|a, b| {
+            b.pattern
+                .len()
+                .cmp(&a.pattern.len())
+                .then(a.entity.cmp(&b.entity))
+        });
         let best = matches[0];
         if matches
             .iter()
@@ -721,12 +859,18 @@ fn attribute_ouis(blocks: &[Block], curated: &Curated) -> (Vec<Vec<String>>, Vec
             block.registry.clone(),
             block.organization.clone(),
             best.entity.clone(),
-            format!("ieee-registry {} {}; rule \"{}\"", block.registry, block.prefix, best.pattern),
+            format!(
+                "ieee-registry {} {}; rule \"{}\"",
+                block.registry, block.prefix, best.pattern
+            ),
         ]);
     }
     for rule in &curated.oui_rules {
         if !used.contains(rule.pattern.as_str()) {
-            warnings.push(format!("oui rule \"{}\" matches no registry block", rule.pattern));
+            warnings.push(format!(
+                "oui rule \"{}\" matches no registry block",
+                rule.pattern
+            ));
         }
     }
     (rows, warnings)
@@ -756,7 +900,9 @@ where
     for row in rows {
         writer.write_record(&row).map_err(csv_err)?;
     }
-    let buffered = writer.into_inner().map_err(|e| io_err(io::Error::other(e.to_string())))?;
+    let buffered = writer
+        .into_inner()
+        .map_err(|e| io_err(io::Error::other(e.to_string())))?;
     let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
     file.sync_all().map_err(io_err)?;
     drop(file);

@@ -12,7 +12,8 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new() -> TempDir {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("cordon-intel-build-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cordon-intel-build-{}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -64,7 +65,7 @@ const ASN_V6: &str = "2001::,2001::ffff,6939,Hurricane Electric LLC
 const OUI: &str = "Registry,Assignment,Organization Name,Organization Address
 MA-L,04F352,\"Huawei Device Co., Ltd.\",Dongguan CN
 MA-L,047975,\"Honor Device Co., Ltd.\",Shenzhen CN
-MA-L,00BC60,"Hangzhou Hikvision  Digital Technology Co.,Ltd.",Hangzhou CN
+MA-L,00BC60,\"Hangzhou Hikvision  Digital Technology Co.,Ltd.\",Hangzhou CN
 MA-L,002272,American Micro-Fuel Device Corp.,Ferndale US
 ";
 const MAM: &str = "Registry,Assignment,Organization Name,Organization Address
@@ -157,13 +158,15 @@ fn oui_rules_cover_all_registries_and_exclusions_win() {
         .skip(1)
         .map(|l| {
             let mut f = l.split(',');
-            (f.next().unwrap(), f.last().unwrap())
+            (f.next().unwrap(), f.next_back().unwrap())
         })
         .collect();
     let prefixes: Vec<&str> = rows.iter().map(|r| r.0).collect();
     // MA-L, MA-M and MA-S rows all match; whitespace in registry names is normalised.
     assert_eq!(prefixes, ["00BC60", "04F352", "70B3D5F2F", "741AE09"]);
-    assert!(oui.contains("00BC60,MA-L,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",hikvision,"));
+    assert!(
+        oui.contains("00BC60,MA-L,\"Hangzhou Hikvision Digital Technology Co.,Ltd.\",hikvision,")
+    );
     assert!(oui.contains("741AE09,MA-M,"));
     assert!(oui.contains("70B3D5F2F,MA-S,\"Huawei Device Co., Ltd.\",huawei-device,"));
     // Honor (pattern exclusion) and 8C1F64ABC (prefix exclusion) are never attributed.
@@ -179,7 +182,12 @@ fn oui_rules_cover_all_registries_and_exclusions_win() {
 fn rebuilding_is_byte_identical() {
     let (_tmp, inputs) = fixture(&[]);
     build(&inputs).unwrap();
-    let names = ["prefixes-v4.csv", "prefixes-v6.csv", "oui.csv", "ieee-makers.csv"];
+    let names = [
+        "prefixes-v4.csv",
+        "prefixes-v6.csv",
+        "oui.csv",
+        "ieee-makers.csv",
+    ];
     let first: Vec<String> = names.iter().map(|n| read(&inputs, n)).collect();
     build(&inputs).unwrap();
     let second: Vec<String> = names.iter().map(|n| read(&inputs, n)).collect();
@@ -200,13 +208,16 @@ fn malformed_rows_name_file_and_line() {
         &asn_bad,
         "intel/asn.csv:3: relationship \"hosted\" is not one of operated-by, hosted-on, transit-via",
     );
-    let unknown = format!("{DESIGNATIONS}tencent,dod-1260h,2026-06-08,,designated,https://example.invalid,\n");
+    let unknown = format!(
+        "{DESIGNATIONS}tencent,dod-1260h,2026-06-08,,designated,https://example.invalid,\n"
+    );
     check_error(
         "designations.csv",
         &unknown,
         "intel/designations.csv:4: entity \"tencent\" is not an id in companies.csv",
     );
-    let list = format!("{DESIGNATIONS}huawei,state-ban-texas,,,reported,https://example.invalid,\n");
+    let list =
+        format!("{DESIGNATIONS}huawei,state-ban-texas,,,reported,https://example.invalid,\n");
     check_error(
         "designations.csv",
         &list,
@@ -225,7 +236,11 @@ fn malformed_rows_name_file_and_line() {
         "intel/companies.csv:6: parent \"hik\" is not an id in companies.csv",
     );
     let no_source = format!("{DOMAINS}hik-connect.com,hikvision,operated-by,device-cloud,high,\n");
-    check_error("domains.csv", &no_source, "intel/domains.csv:5: source is empty");
+    check_error(
+        "domains.csv",
+        &no_source,
+        "intel/domains.csv:5: source is empty",
+    );
     let service = format!("{DOMAINS}hik-connect.com,hikvision,operated-by,p2p,high,x\n");
     check_error(
         "domains.csv",
@@ -233,14 +248,22 @@ fn malformed_rows_name_file_and_line() {
         "intel/domains.csv:5: service \"p2p\" is not one of ai-model-api, cloud, cdn, payment, telemetry, device-cloud, firmware-update, dns, web, mail, messaging, video, app, ads, other",
     );
     let psl = format!("{DOMAINS}com.cn,hikvision,operated-by,web,high,x\n");
-    check_error("domains.csv", &psl, "intel/domains.csv:5: suffix \"com.cn\" is a public suffix");
+    check_error(
+        "domains.csv",
+        &psl,
+        "intel/domains.csv:5: suffix \"com.cn\" is a public suffix",
+    );
     check_error(
         "oui-rules.csv",
         "pattern,entity\n",
         "intel/oui-rules.csv:1: header is \"pattern,entity\", expected \"pattern,entity,source,note\"",
     );
     let fields = format!("{OUI_EXCLUSIONS}ABCDEF,x\n");
-    check_error("oui-exclusions.csv", &fields, "intel/oui-exclusions.csv:4: 2 fields, expected 3");
+    check_error(
+        "oui-exclusions.csv",
+        &fields,
+        "intel/oui-exclusions.csv:4: 2 fields, expected 3",
+    );
     let both = format!("{OUI_EXCLUSIONS}ABCDEF,huawei,both set\n");
     check_error(
         "oui-exclusions.csv",
@@ -261,10 +284,16 @@ alibaba-cloud,Alibaba Cloud,,CN,,,,x
 #[test]
 fn dataset_rows_are_checked_too() {
     let (tmp, inputs) = fixture(&[]);
-    fs::write(tmp.0.join("asn-ipv4.csv"), "47.88.0.0,47.87.0.0,45102,Alibaba\n").unwrap();
+    fs::write(
+        tmp.0.join("asn-ipv4.csv"),
+        "47.88.0.0,47.87.0.0,45102,Alibaba\n",
+    )
+    .unwrap();
     let message = build(&inputs).unwrap_err().to_string();
     assert!(
-        message.ends_with("asn-ipv4.csv:1: range 47.88.0.0-47.87.0.0 is not an ordered range of one family"),
+        message.ends_with(
+            "asn-ipv4.csv:1: range 47.88.0.0-47.87.0.0 is not an ordered range of one family"
+        ),
         "{message}"
     );
 }
