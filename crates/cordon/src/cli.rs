@@ -85,4 +85,23 @@ pub enum IntelCommand {
     },
     /// Remove the imported table and go back to the bundled subset.
     Reset,
+    /// Regenerate intel/derived/ from the curated rules and the raw public datasets.
+    ///
+    /// Checks every curated file first (a malformed row fails the build with file and line),
+    /// then rewrites the derived files atomically and deterministically.
+    #[command(after_help = "Example (fetches the pinned datasets by package name):\n  eval \"$(scripts/fetch-intel-sources.sh)\"\n  cordon intel build --repo . --asn-v4 \"$ASN_V4\" --asn-v6 \"$ASN_V6\" --ieee-dir \"$IEEE_DIR\"")]
+    Build {
+        /// The repository root holding intel/.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        repo: PathBuf,
+        /// ip-location-db asn-ipv4.csv.
+        #[arg(long, value_name = "FILE")]
+        asn_v4: PathBuf,
+        /// ip-location-db asn-ipv6.csv.
+        #[arg(long, value_name = "FILE")]
+        asn_v6: PathBuf,
+        /// Folder with the IEEE registry files oui.csv, mam.csv, oui36.csv.
+        #[arg(long, value_name = "DIR", default_value = "/usr/share/ieee-data")]
+        ieee_dir: PathBuf,
+    },
 }

@@ -289,7 +289,7 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
         }
     }
     for (k, v) in &a.found {
-        writeln!(out, "  {:<15} {}", paint(Style::Dim, k), v)?;
+        writeln!(out, "  {} {}", paint(Style::Dim, &format!("{k:<18}")), v)?;
     }
     Ok(())
 }

@@ -78,6 +78,22 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
+        IntelCommand::Build { repo, asn_v4, asn_v6, ieee_dir } => {
+            let inputs = crate::intel::build::BuildInputs {
+                intel_dir: repo.join("intel"),
+                asn_v4_csv: asn_v4.clone(),
+                asn_v6_csv: asn_v6.clone(),
+                ieee_dir: ieee_dir.clone(),
+            };
+            let report = crate::intel::build::build(&inputs).map_err(anyhow::Error::new)?;
+            for w in &report.warnings {
+                anstream::eprintln!("cordon: warning: {w}");
+            }
+            for (file, n) in &report.derived_rows {
+                println!("{n:>8} rows  {file}");
+            }
+            Ok(Outcome::Ok)
+        }
     }
 }
 

@@ -387,7 +387,7 @@ fn mac_prefix(s: &str) -> Result<(u64, u8)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str) {

@@ -1,5 +1,6 @@
-//! The intel snapshot: loading the bundled files, importing full IP → AS tables, and (in
-//! `build`) regenerating the derived files from public datasets.
+//! The intel snapshot: loading the bundled files (`load`), importing full IP → AS tables
+//! (`store`), and regenerating the derived files from public datasets (`build`).
 
+pub mod build;
 pub mod load;
 pub mod store;
