@@ -154,7 +154,8 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         .iter()
         .map(|d| {
             let age = date::parse_days(&d.date).map(|x| today - x);
-            let stale = age.is_some_and(|a| a > STALE_DAYS);
+            // A statute's date is its enactment: it does not go stale. Lists and registries do.
+            let stale = !d.id.starts_with("ndaa-") && age.is_some_and(|a| a > STALE_DAYS);
             (d, age, stale)
         })
         .collect();

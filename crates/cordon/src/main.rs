@@ -4,25 +4,9 @@
 //! command, turn its outcome into an exit status (0 ok, 1 findings at or above `--fail-on`,
 //! 2 usage or fatal error). A closed stdout (`cordon ... | head`) ends the run quietly.
 
-mod attribute;
-mod cli;
-mod date;
-mod explain;
-mod intel;
-mod intel_cmd;
-mod output;
-
 use clap::Parser;
+use cordon::{cli, intel_cmd, Outcome};
 use std::process::ExitCode;
-
-/// How a command ended, when it did not fail outright.
-pub enum Outcome {
-    Ok,
-    /// Findings at or above the threshold.
-    Findings,
-    /// Some input was unusable (reported already); exit 2.
-    Usage,
-}
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -93,27 +93,49 @@ pub fn load(source: &Source, data_dir: Option<&Path>) -> Result<Loaded> {
     Ok(Loaded { intel, import, import_error })
 }
 
-/// One CSV file: checks the header and hands each row to `f` with its origin `file:line`.
+/// Where a row is: formatted as `file:line` only when needed (an error, a row that keeps its
+/// origin for the builder's checks).
+#[derive(Copy, Clone)]
+struct At<'a> {
+    path: &'a str,
+    line: u64,
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
+}
+
+/// One CSV file: checks the header and hands each row to `f` with its place.
 fn rows(
     source: &Source,
     name: &str,
     header: &[&str],
-    mut f: impl FnMut(&str, &csv::StringRecord) -> Result<()>,
+    mut f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
 ) -> Result<()> {
     let (path, text) = source.read(name)?;
     let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let got = r.headers().with_context(|| format!("{path}:1: unreadable header"))?.clone();
     if got.iter().collect::<Vec<_>>() != header {
-        bail!("{path}:1: expected header {:?}, found {:?}", header.join(","), got.iter().collect::<Vec<_>>().join(","));
+        bail!(
+            "{path}:1: expected header {:?}, found {:?}",
+            header.join(","),
+            got.iter().collect::<Vec<_>>().join(",")
+        );
     }
-    for rec in r.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            anyhow::anyhow!("{path}:{line}: {e}")
-        })?;
-        let line = rec.position().map_or(0, |p| p.line());
-        let origin = format!("{path}:{line}");
-        f(&origin, &rec).with_context(|| origin.clone())?;
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match r.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                bail!("{path}:{line}: {e}");
+            }
+        }
+        let at = At { path: &path, line: rec.position().map_or(0, |p| p.line()) };
+        f(at, &rec).with_context(|| at.to_string())?;
     }
     Ok(())
 }
@@ -149,7 +171,7 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/companies.csv",
         &["id", "name", "aliases", "country", "parent", "link", "ownership", "source"],
-        |origin, r| {
+        |at, r| {
             let ownership = match field(r, 6) {
                 "" => None,
                 v => Some(
@@ -161,7 +183,7 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
                 ),
             };
             b.entity(
-                origin,
+                &at.to_string(),
                 EntityRow {
                     id: required(r, 0, "id")?.into(),
                     name: required(r, 1, "name")?.into(),
@@ -180,7 +202,7 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/designations.csv",
         &["entity", "list", "edition", "date_added", "status", "source", "note"],
-        |origin, r| {
+        |at, r| {
             let list = required(r, 1, "list")?;
             if !is_list_id(list) {
                 bail!("list {list:?} is not a known list id");
@@ -188,7 +210,7 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
             let status = Status::parse(field(r, 4))
                 .with_context(|| format!("status {:?} is not designated or reported", field(r, 4)))?;
             b.designation(
-                origin,
+                &at.to_string(),
                 required(r, 0, "entity")?,
                 Designation {
                     entity: 0,
@@ -207,10 +229,10 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/asn.csv",
         &["asn", "as_org", "entity", "relationship", "confidence", "source", "note"],
-        |origin, r| {
+        |at, r| {
             let asn = parse_asn(required(r, 0, "asn")?)?;
             b.asn_rule(
-                origin,
+                &at.to_string(),
                 required(r, 2, "entity")?,
                 AsnRule {
                     asn,
@@ -231,9 +253,9 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/domains.csv",
         &["suffix", "entity", "relationship", "service", "confidence", "source"],
-        |origin, r| {
+        |at, r| {
             b.domain_rule(
-                origin,
+                &at.to_string(),
                 required(r, 1, "entity")?,
                 DomainRule {
                     suffix: required(r, 0, "suffix")?.into(),
@@ -271,10 +293,10 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/derived/ieee-makers.csv",
         &["prefix", "registry", "organization"],
-        |origin, r| {
+        |_, r| {
             let (prefix, bits) = mac_prefix(field(r, 0))?;
             b.mac_block(
-                origin,
+                "",
                 "",
                 MacBlock {
                     prefix,
@@ -292,10 +314,10 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         source,
         "intel/derived/oui.csv",
         &["prefix", "registry", "organization", "entity", "source"],
-        |origin, r| {
+        |at, r| {
             let (prefix, bits) = mac_prefix(field(r, 0))?;
             b.mac_block(
-                origin,
+                &at.to_string(),
                 required(r, 3, "entity")?,
                 MacBlock {
                     prefix,

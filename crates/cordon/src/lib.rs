@@ -1,0 +1,19 @@
+//! cordon as a library: the command modules behind the `cordon` binary, exposed so that
+//! integration tests and benchmarks can drive them. The binary (`main.rs`) is glue.
+
+pub mod attribute;
+pub mod cli;
+pub mod date;
+pub mod explain;
+pub mod intel;
+pub mod intel_cmd;
+pub mod output;
+
+/// How a command ended, when it did not fail outright.
+pub enum Outcome {
+    Ok,
+    /// Findings at or above the threshold.
+    Findings,
+    /// Some input was unusable (reported already); exit 2.
+    Usage,
+}

@@ -1,0 +1,91 @@
+//! `cordon intel import|status|reset` through the binary: a full table gives every address
+//! its AS; a bad or corrupt dataset is refused and the table in use stays.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("cordon-intel-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cordon(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .env("CORDON_DATA_DIR", data)
+        .env_remove("CORDON_INTEL_DIR")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn explain_found(data: &Path, target: &str) -> Value {
+    let out = cordon(data, &["explain", "--format", "json", target]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()
+}
+
+#[test]
+fn import_status_and_reset() {
+    let dir = tempdir("import");
+    let data = dir.join("data");
+    let v4 = dir.join("asn-ipv4.csv");
+    std::fs::write(
+        &v4,
+        "8.8.8.0,8.8.8.255,15169,Google LLC\n47.88.0.0,47.89.63.255,45102,\"Alibaba (US) Technology Co., Ltd.\"\n",
+    )
+    .unwrap();
+    let v6 = dir.join("asn-ipv6.csv");
+    std::fs::write(&v6, "2001:4860::,2001:4860:ffff:ffff:ffff:ffff:ffff:ffff,15169,Google LLC\n").unwrap();
+
+    // Before: the bundled subset does not know Google.
+    assert!(explain_found(&data, "8.8.8.8")["found"]["asn"].is_null());
+
+    let out = cordon(&data, &["intel", "import", v4.to_str().unwrap(), v6.to_str().unwrap(), "--date", "2026-06-17"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = explain_found(&data, "8.8.8.8");
+    assert_eq!(j["found"]["asn"], "AS15169");
+    assert_eq!(j["found"]["organisation"], "Google LLC");
+    assert!(j["matches"].as_array().unwrap().is_empty());
+    assert_eq!(explain_found(&data, "2001:4860::8888")["found"]["asn"], "AS15169");
+    // Attribution of concern still works through the imported table.
+    assert_eq!(explain_found(&data, "47.88.1.2")["matches"][0]["entity"], "alibaba-cloud");
+
+    let st = cordon(&data, &["intel", "status", "--format", "json"]);
+    let st: Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["counts"]["ipv4_ranges"], 2);
+    assert!(st["ip_table"].as_str().unwrap().contains("2026-06-17"), "{st}");
+
+    // A malformed dataset is refused, naming file and line; the import in use stays.
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "1.0.0.0,1.0.0.255,13335,x\n1.0.1.0,1.0.1.255,ASX,y\n").unwrap();
+    let out = cordon(&data, &["intel", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv:2") && err.contains("unchanged"), "{err}");
+    assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
+
+    // A missing dataset likewise.
+    let out = cordon(&data, &["intel", "import", dir.join("nope.csv").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
+
+    // A corrupted store is detected on load: cordon warns and falls back to the bundled table.
+    let table = data.join("ip-asn.bin");
+    let mut bytes = std::fs::read(&table).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&table, &bytes).unwrap();
+    let out = cordon(&data, &["explain", "--format", "json", "47.88.1.2"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("checksum"), "{err}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["matches"][0]["entity"], "alibaba-cloud");
+
+    let out = cordon(&data, &["intel", "reset"]);
+    assert!(out.status.success());
+    assert!(!table.exists());
+}
