@@ -42,6 +42,8 @@ pub const MAX_INTERFACES: usize = 1024;
 pub const MAX_HOSTS: usize = 65_536;
 /// Most first fragments remembered to attribute later fragments to their flow.
 pub const MAX_FRAGMENTS: usize = 4096;
+/// Most senders of DNS responses with bad UDP checksums remembered (one anomaly each).
+pub const MAX_CHECKSUM_SENDERS: usize = 1024;
 /// UDP ports of NetFlow v5/v9 and IPFIX collectors.
 pub const NETFLOW_PORTS: [u16; 4] = [2055, 4739, 9995, 9996];
 /// UDP port of sFlow collectors.
@@ -93,6 +95,7 @@ pub fn decode_with(input: &[u8], config: &Config, sink: &mut dyn Sink) -> Decode
         frags: HashMap::default(),
         collector: netflow::Collector::new(),
         links_reported: Vec::new(),
+        bad_checksum: HashSet::default(),
     };
     match input.get(..4) {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => d.pcapng(input),
@@ -155,6 +158,7 @@ struct Decoder<'s> {
     frags: HashMap<FragKey, (u16, u16), foldhash::fast::RandomState>,
     collector: netflow::Collector,
     links_reported: Vec<u32>,
+    bad_checksum: HashSet<IpAddr, foldhash::fast::RandomState>,
 }
 
 /// How a pcapng interface's timestamps become microseconds.
@@ -503,6 +507,10 @@ impl Decoder<'_> {
             self.flows_full = true;
             self.out.anomaly(rec, AnomalyKind::Limit, "more flows than MAX_FLOWS: idle flows emitted early");
         }
+        if ip.frag != Frag::Whole {
+            // No IP reassembly: a fragment's payload is not a whole message.
+            return;
+        }
         match p.l4 {
             Transport::Tcp(t) if !t.payload.is_empty() => {
                 let dir = usize::from(!u.forward);
@@ -516,6 +524,12 @@ impl Decoder<'_> {
     fn udp(&mut self, u: &packet::Udp<'_>, ip: &Ip, p: &packet::Packet<'_>, ts: Micros, rec: u64, data_off: u64) {
         let (sport, dport, payload) = (u.sport, u.dport, u.payload);
         if sport == DNS_PORT || sport == MDNS_PORT {
+            // Senders with checksum offload put wrong checksums on every datagram they send,
+            // and passive DNS sensors often run on the resolver itself: report a mismatch once
+            // per sender and still decode (a corrupt message fails to parse on its own).
+            if !u.checksum_ok(ip) && self.bad_checksum.len() < MAX_CHECKSUM_SENDERS && self.bad_checksum.insert(ip.src) {
+                self.out.anomaly(rec, AnomalyKind::Malformed, "udp checksum mismatch on a dns response (first from this sender)");
+            }
             match dns::parse_message(payload) {
                 Ok(m) => emit_dns(&m, ip.dst, ip.src, sport == MDNS_PORT, ts, &mut self.out),
                 Err(e) => self.out.error(rec, e),

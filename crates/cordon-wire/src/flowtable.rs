@@ -27,7 +27,7 @@ pub struct FlowKey {
     proto: u8,
 }
 
-fn ip16(a: IpAddr) -> [u8; 16] {
+pub(crate) fn ip16(a: IpAddr) -> [u8; 16] {
     match a {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),

@@ -84,6 +84,8 @@ impl EtherType {
     pub const QINQ: EtherType = EtherType(0x88a8);
     pub const QINQ_9100: EtherType = EtherType(0x9100);
     pub const QINQ_9200: EtherType = EtherType(0x9200);
+    /// Cisco VN-Tag: 6 bytes (4 of tag, then the next EtherType).
+    pub const VNTAG: EtherType = EtherType(0x8926);
 
     fn is_vlan(self) -> bool {
         matches!(self.0, 0x8100 | 0x88a8 | 0x9100 | 0x9200)
@@ -109,7 +111,7 @@ pub struct Ip {
     /// The transport protocol (after IPv6 extension headers).
     pub proto: IpProto,
     /// IP total length as declared (IPv4 total length, IPv6 40 + payload length), or the
-    /// captured IP bytes when the header declares 0 (segmentation offload, jumbograms).
+    /// captured IP bytes when an IPv6 header declares 0 (jumbograms).
     pub len: u32,
     pub frag: Frag,
 }
@@ -141,6 +143,51 @@ pub struct Udp<'a> {
     pub payload: &'a [u8],
     /// Offset of `payload` within the frame.
     pub payload_off: usize,
+    /// The UDP length and checksum fields.
+    pub len: u16,
+    pub checksum: u16,
+}
+
+impl Udp<'_> {
+    /// True when the whole datagram was captured (so its checksum can be verified).
+    pub fn complete(&self) -> bool {
+        usize::from(self.len) == self.payload.len() + 8
+    }
+
+    /// Verifies the checksum over the IP pseudo-header; true when the datagram is incomplete
+    /// or (IPv4 only) carries no checksum.
+    pub fn checksum_ok(&self, ip: &Ip) -> bool {
+        if !self.complete() || (self.checksum == 0 && ip.src.is_ipv4()) {
+            return true;
+        }
+        fn add(sum: &mut u64, b: &[u8]) {
+            let mut c = b.chunks_exact(2);
+            for w in &mut c {
+                *sum += u64::from(u16::from_be_bytes([w[0], w[1]]));
+            }
+            if let [last] = c.remainder() {
+                *sum += u64::from(*last) << 8;
+            }
+        }
+        let mut sum = 0u64;
+        match (ip.src, ip.dst) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                add(&mut sum, &a.octets());
+                add(&mut sum, &b.octets());
+            }
+            (a, b) => {
+                add(&mut sum, &crate::flowtable::ip16(a));
+                add(&mut sum, &crate::flowtable::ip16(b));
+            }
+        }
+        sum += 17 + 2 * u64::from(self.len);
+        sum += u64::from(self.sport) + u64::from(self.dport) + u64::from(self.checksum);
+        add(&mut sum, self.payload);
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum == 0xffff
+    }
 }
 
 /// The transport layer, as far as it could be read.
@@ -302,6 +349,15 @@ fn ethertype<'a>(
             at += 4;
             continue;
         }
+        if et == EtherType::VNTAG {
+            depth += 1;
+            if depth > MAX_VLAN_DEPTH {
+                return Err(Error::limit("more vlan tags than MAX_VLAN_DEPTH"));
+            }
+            et = EtherType(be16(f, at + 4).ok_or(Error::truncated("vn-tag truncated"))?);
+            at += 6;
+            continue;
+        }
         return match et {
             EtherType::IPV4 => ipv4(f, at, p),
             EtherType::IPV6 => ipv6(f, at, p),
@@ -355,7 +411,7 @@ fn ipv4<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
         return Err(Error::malformed("ipv4 header length below 20 bytes"));
     }
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    if total != 0 && total < ihl {
+    if total < ihl {
         return Err(Error::malformed("ipv4 header length exceeds total length"));
     }
     if h.len() < ihl {
@@ -376,16 +432,13 @@ fn ipv4<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
     let src = IpAddr::V4(Ipv4Addr::new(h[12], h[13], h[14], h[15]));
     let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
     // Ethernet pads short frames: the declared length bounds the payload.
-    let (len, end, cut) = if total == 0 {
-        (h.len(), h.len(), false)
-    } else {
-        (total, total.min(h.len()), h.len() < total)
-    };
+    let (len, end, cut) = (total, total.min(h.len()), h.len() < total);
     p.ip = Some(Ip { src, dst, proto, len: len as u32, frag });
     if matches!(frag, Frag::Later { .. }) {
         return Ok(());
     }
-    transport(proto, f, at + ihl, at + end, cut, p)
+    let partial = cut || matches!(frag, Frag::First { .. });
+    transport(proto, f, at + ihl, at + end, partial, p)
 }
 
 fn ipv6<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
@@ -465,7 +518,8 @@ fn ipv6<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
                 if matches!(frag, Frag::Later { .. }) {
                     return Ok(());
                 }
-                return transport(ip.proto, f, at + off, at + end, cut, p);
+                let partial = cut || matches!(frag, Frag::First { .. });
+                return transport(ip.proto, f, at + off, at + end, partial, p);
             }
         }
     }
@@ -548,7 +602,14 @@ fn transport<'a>(
                 return Err(Error::malformed("udp length beyond the ip payload"));
             }
             let pend = if ulen == 0 { t.len() } else { ulen.min(t.len()) };
-            p.l4 = Transport::Udp(Udp { sport, dport, payload: &t[8..pend], payload_off: start + 8 });
+            p.l4 = Transport::Udp(Udp {
+                sport,
+                dport,
+                payload: &t[8..pend],
+                payload_off: start + 8,
+                len: ulen as u16,
+                checksum: u16::from_be_bytes([t[6], t[7]]),
+            });
             Ok(())
         }
         IpProto::ICMP | IpProto::ICMPV6 => {
