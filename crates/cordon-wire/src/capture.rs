@@ -235,6 +235,18 @@ fn is_local(ip: IpAddr) -> bool {
     }
 }
 
+/// Well-known server ports: a flow whose first packet comes *from* one of these (to a client
+/// port, unicast) was caught mid-conversation, and its `src` is the receiver (as Zeek does).
+const SERVER_PORTS: [u16; 14] = [53, 67, 69, 80, 88, 123, 137, 161, 389, 443, 445, 514, 853, 3389];
+
+fn from_server(ip: &Ip, sport: u16, dport: u16) -> bool {
+    let unicast = match ip.dst {
+        IpAddr::V4(a) => !a.is_broadcast() && !a.is_multicast() && a.octets()[3] != 255,
+        IpAddr::V6(a) => !a.is_multicast(),
+    };
+    unicast && SERVER_PORTS.contains(&sport) && !SERVER_PORTS.contains(&dport) && (dport > 1023 || dport == 68)
+}
+
 /// The request type an ICMP reply answers, so both land in one flow.
 fn icmp_kind(proto: IpProto, ty: u8) -> (u8, bool) {
     match (proto, ty) {
@@ -464,9 +476,16 @@ impl Decoder<'_> {
         match p.l4 {
             Transport::Tcp(t) => {
                 (sport, dport) = (t.sport, t.dport);
-                reply = t.flags & (Tcp::SYN | Tcp::ACK) == Tcp::SYN | Tcp::ACK;
+                reply = if t.flags & Tcp::SYN != 0 {
+                    t.flags & Tcp::ACK != 0
+                } else {
+                    from_server(&ip, sport, dport)
+                };
             }
-            Transport::Udp(u) => (sport, dport) = (u.sport, u.dport),
+            Transport::Udp(u) => {
+                (sport, dport) = (u.sport, u.dport);
+                reply = from_server(&ip, sport, dport);
+            }
             Transport::Ports { sport: s, dport: d } => (sport, dport) = (s, d),
             Transport::Icmp { ty, code } => {
                 (sport, dport) = (u16::from(ty), u16::from(code));

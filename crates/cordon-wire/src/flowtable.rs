@@ -1,8 +1,9 @@
 //! Bidirectional flow assembly for packet captures.
 //!
 //! Packets are keyed on the normalised 5-tuple (the lower address/port pair first), so both
-//! directions land in one [`Flow`]. `src` is the sender of the first packet seen, except that a
-//! TCP SYN-ACK seen first names its receiver as `src` (the side that opened the connection).
+//! directions land in one [`Flow`]. `src` is the sender of the first packet seen, except when
+//! the caller marks that packet as a reply (a TCP SYN-ACK, or a datagram from a well-known
+//! server port): then its receiver is `src`, the side that opened the conversation.
 //! Each flow also carries a caller-defined value `T` (the capture decoder keeps its per-stream
 //! inspection state there).
 //!
