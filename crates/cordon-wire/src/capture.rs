@@ -25,8 +25,8 @@ use crate::dns;
 use crate::flowtable::{FlowTable, PacketInfo, MAX_FLOWS};
 use crate::netflow;
 use crate::obs::{
-    Anomaly, AnomalyKind, DecodeStats, Dhcp, Dns, DnsData, DnsRecord, HostMac, IpProto, Mac, Micros, NameSource,
-    Observation, ServerName, Sink,
+    Anomaly, AnomalyKind, DecodeStats, Dhcp, Dns, DnsData, DnsRecord, HostMac, IpProto, Mac,
+    Micros, NameSource, Observation, ServerName, Sink,
 };
 use crate::packet::{self, Error, Frag, Ip, LinkType, Tcp, Transport};
 use crate::sflow;
@@ -66,7 +66,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Config {
-        Config { max_flows: MAX_FLOWS, max_hosts: MAX_HOSTS, hosts_any_address: false }
+        Config {
+            max_flows: MAX_FLOWS,
+            max_hosts: MAX_HOSTS,
+            hosts_any_address: false,
+        }
     }
 }
 
@@ -74,7 +78,13 @@ impl Default for Config {
 pub fn looks_like_capture(b: &[u8]) -> bool {
     matches!(
         b.get(..4),
-        Some([0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x0a, 0x0d, 0x0d, 0x0a])
+        Some(
+            [0xd4, 0xc3, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0xc3, 0xd4]
+                | [0x4d, 0x3c, 0xb2, 0xa1]
+                | [0xa1, 0xb2, 0x3c, 0x4d]
+                | [0x0a, 0x0d, 0x0d, 0x0a]
+        )
     )
 }
 
@@ -86,7 +96,10 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
 /// Decodes a whole pcap or pcapng file.
 pub fn decode_with(input: &[u8], config: &Config, sink: &mut dyn Sink) -> DecodeStats {
     let mut d = Decoder {
-        out: Out { sink, stats: DecodeStats::default() },
+        out: Out {
+            sink,
+            stats: DecodeStats::default(),
+        },
         cfg: config.clone(),
         flows: FlowTable::new(config.max_flows),
         flows_full: false,
@@ -100,8 +113,14 @@ pub fn decode_with(input: &[u8], config: &Config, sink: &mut dyn Sink) -> Decode
     match input.get(..4) {
         Some([0x0a, 0x0d, 0x0d, 0x0a]) => d.pcapng(input),
         Some(_) if looks_like_capture(input) => d.pcap(input),
-        Some(_) => d.out.anomaly(0, AnomalyKind::Unsupported, "not a pcap or pcapng file"),
-        None => d.out.anomaly(0, AnomalyKind::Truncated, "capture shorter than its magic number"),
+        Some(_) => d
+            .out
+            .anomaly(0, AnomalyKind::Unsupported, "not a pcap or pcapng file"),
+        None => d.out.anomaly(
+            0,
+            AnomalyKind::Truncated,
+            "capture shorter than its magic number",
+        ),
     }
     d.flows.finish(d.out.sink);
     d.out.stats
@@ -116,7 +135,11 @@ struct Out<'s> {
 impl Out<'_> {
     fn anomaly(&mut self, offset: u64, kind: AnomalyKind, detail: &str) {
         self.stats.anomalies += 1;
-        self.sink.anomaly(Anomaly { offset, kind, detail: detail.to_string() });
+        self.sink.anomaly(Anomaly {
+            offset,
+            kind,
+            detail: detail.to_string(),
+        });
     }
     fn error(&mut self, offset: u64, e: Error) {
         self.anomaly(offset, e.kind, e.detail);
@@ -185,7 +208,9 @@ impl Iface {
             Scale::Div(d) => ts / d,
             Scale::Shift(s) => ((u128::from(ts) * 1_000_000) >> s) as u64,
         };
-        i64::try_from(us).unwrap_or(i64::MAX).saturating_add(self.offset.saturating_mul(1_000_000))
+        i64::try_from(us)
+            .unwrap_or(i64::MAX)
+            .saturating_add(self.offset.saturating_mul(1_000_000))
     }
 }
 
@@ -196,7 +221,11 @@ fn scale(tsresol: u8) -> Scale {
         Scale::Mul(10u64.pow(u32::from(6 - tsresol)))
     } else {
         // 10^(e-6) overflows u64 past e = 25: such a clock ticks too fast to matter.
-        Scale::Div(10u64.checked_pow(u32::from(tsresol - 6)).unwrap_or(u64::MAX))
+        Scale::Div(
+            10u64
+                .checked_pow(u32::from(tsresol - 6))
+                .unwrap_or(u64::MAX),
+        )
     }
 }
 
@@ -237,14 +266,19 @@ fn is_local(ip: IpAddr) -> bool {
 
 /// Well-known server ports: a flow whose first packet comes *from* one of these (to a client
 /// port, unicast) was caught mid-conversation, and its `src` is the receiver (as Zeek does).
-const SERVER_PORTS: [u16; 14] = [53, 67, 69, 80, 88, 123, 137, 161, 389, 443, 445, 514, 853, 3389];
+const SERVER_PORTS: [u16; 14] = [
+    53, 67, 69, 80, 88, 123, 137, 161, 389, 443, 445, 514, 853, 3389,
+];
 
 fn from_server(ip: &Ip, sport: u16, dport: u16) -> bool {
     let unicast = match ip.dst {
         IpAddr::V4(a) => !a.is_broadcast() && !a.is_multicast() && a.octets()[3] != 255,
         IpAddr::V6(a) => !a.is_multicast(),
     };
-    unicast && SERVER_PORTS.contains(&sport) && !SERVER_PORTS.contains(&dport) && (dport > 1023 || dport == 68)
+    unicast
+        && SERVER_PORTS.contains(&sport)
+        && !SERVER_PORTS.contains(&dport)
+        && (dport > 1023 || dport == 68)
 }
 
 /// The request type an ICMP reply answers, so both land in one flow.
@@ -262,7 +296,11 @@ fn icmp_kind(proto: IpProto, ty: u8) -> (u8, bool) {
 impl Decoder<'_> {
     fn pcap(&mut self, b: &[u8]) {
         if b.len() < 24 {
-            self.out.anomaly(0, AnomalyKind::Truncated, "pcap file header shorter than 24 bytes");
+            self.out.anomaly(
+                0,
+                AnomalyKind::Truncated,
+                "pcap file header shorter than 24 bytes",
+            );
             return;
         }
         let (o, nanos) = match [b[0], b[1], b[2], b[3]] {
@@ -277,7 +315,11 @@ impl Decoder<'_> {
         let mut at = 24usize;
         while at < b.len() {
             if b.len() - at < 16 {
-                self.out.anomaly(at as u64, AnomalyKind::Truncated, "truncated record header at end of file");
+                self.out.anomaly(
+                    at as u64,
+                    AnomalyKind::Truncated,
+                    "truncated record header at end of file",
+                );
                 break;
             }
             let sec = i64::from(o.u32(b, at));
@@ -285,13 +327,21 @@ impl Decoder<'_> {
             let incl = o.u32(b, at + 8);
             let ts = sec * 1_000_000 + if nanos { frac / 1000 } else { frac };
             if incl > MAX_SNAPLEN {
-                self.out.anomaly(at as u64, AnomalyKind::Limit, "record length exceeds MAX_SNAPLEN");
+                self.out.anomaly(
+                    at as u64,
+                    AnomalyKind::Limit,
+                    "record length exceeds MAX_SNAPLEN",
+                );
                 break;
             }
             let start = at + 16;
             let end = start + incl as usize;
             if end > b.len() {
-                self.out.anomaly(at as u64, AnomalyKind::Truncated, "record data truncated at end of file");
+                self.out.anomaly(
+                    at as u64,
+                    AnomalyKind::Truncated,
+                    "record data truncated at end of file",
+                );
                 break;
             }
             self.frame(at as u64, start as u64, link, ts, &b[start..end]);
@@ -307,7 +357,11 @@ impl Decoder<'_> {
         while at < b.len() {
             let off = at as u64;
             if b.len() - at < 12 {
-                self.out.anomaly(off, AnomalyKind::Truncated, "truncated block header at end of file");
+                self.out.anomaly(
+                    off,
+                    AnomalyKind::Truncated,
+                    "truncated block header at end of file",
+                );
                 break;
             }
             if b[at..at + 4] == [0x0a, 0x0d, 0x0d, 0x0a] {
@@ -315,7 +369,11 @@ impl Decoder<'_> {
                     [0x4d, 0x3c, 0x2b, 0x1a] => Order(true),
                     [0x1a, 0x2b, 0x3c, 0x4d] => Order(false),
                     _ => {
-                        self.out.anomaly(off, AnomalyKind::Malformed, "pcapng section byte-order magic unknown");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Malformed,
+                            "pcapng section byte-order magic unknown",
+                        );
                         break;
                     }
                 };
@@ -323,12 +381,20 @@ impl Decoder<'_> {
             }
             let btype = o.u32(b, at);
             let blen = o.u32(b, at + 4) as usize;
-            if blen < 12 || blen % 4 != 0 {
-                self.out.anomaly(off, AnomalyKind::Malformed, "pcapng block length below 12 or not a multiple of 4");
+            if blen < 12 || !blen.is_multiple_of(4) {
+                self.out.anomaly(
+                    off,
+                    AnomalyKind::Malformed,
+                    "pcapng block length below 12 or not a multiple of 4",
+                );
                 break;
             }
             if blen > b.len() - at {
-                self.out.anomaly(off, AnomalyKind::Truncated, "pcapng block truncated at end of file");
+                self.out.anomaly(
+                    off,
+                    AnomalyKind::Truncated,
+                    "pcapng block truncated at end of file",
+                );
                 break;
             }
             let body = &b[at + 8..at + blen - 4];
@@ -338,7 +404,11 @@ impl Decoder<'_> {
                 // Interface description.
                 1 => {
                     if body.len() < 8 {
-                        self.out.anomaly(off, AnomalyKind::Malformed, "pcapng interface block shorter than 8 bytes");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Malformed,
+                            "pcapng interface block shorter than 8 bytes",
+                        );
                         continue;
                     }
                     let mut ifc = Iface {
@@ -352,7 +422,11 @@ impl Decoder<'_> {
                         let code = o.u16(body, p);
                         let len = usize::from(o.u16(body, p + 2));
                         let Some(v) = body.get(p + 4..p + 4 + len) else {
-                            self.out.anomaly(off, AnomalyKind::Malformed, "pcapng option runs past its block");
+                            self.out.anomaly(
+                                off,
+                                AnomalyKind::Malformed,
+                                "pcapng option runs past its block",
+                            );
                             break;
                         };
                         match code {
@@ -369,7 +443,11 @@ impl Decoder<'_> {
                         p += 4 + ((len + 3) & !3);
                     }
                     if ifaces.len() >= MAX_INTERFACES {
-                        self.out.anomaly(off, AnomalyKind::Limit, "more pcapng interfaces than MAX_INTERFACES");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Limit,
+                            "more pcapng interfaces than MAX_INTERFACES",
+                        );
                         continue;
                     }
                     self.check_link(ifc.link, off);
@@ -379,20 +457,36 @@ impl Decoder<'_> {
                 2 | 6 => {
                     if body.len() < 20 {
                         self.out.stats.records += 1;
-                        self.out.anomaly(off, AnomalyKind::Truncated, "pcapng packet block shorter than its header");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Truncated,
+                            "pcapng packet block shorter than its header",
+                        );
                         continue;
                     }
-                    let id = if btype == 6 { o.u32(body, 0) as usize } else { usize::from(o.u16(body, 0)) };
+                    let id = if btype == 6 {
+                        o.u32(body, 0) as usize
+                    } else {
+                        usize::from(o.u16(body, 0))
+                    };
                     let ts = u64::from(o.u32(body, 4)) << 32 | u64::from(o.u32(body, 8));
                     let cap = o.u32(body, 12) as usize;
                     let Some(data) = body.get(20..20 + cap) else {
                         self.out.stats.records += 1;
-                        self.out.anomaly(off, AnomalyKind::Malformed, "pcapng captured length exceeds its block");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Malformed,
+                            "pcapng captured length exceeds its block",
+                        );
                         continue;
                     };
                     let Some(ifc) = ifaces.get(id).copied() else {
                         self.out.stats.records += 1;
-                        self.out.anomaly(off, AnomalyKind::Missing, "pcapng packet names an undeclared interface");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Missing,
+                            "pcapng packet names an undeclared interface",
+                        );
                         continue;
                     };
                     let ts = ifc.micros(ts);
@@ -403,12 +497,20 @@ impl Decoder<'_> {
                 3 => {
                     let Some(ifc) = ifaces.first().copied() else {
                         self.out.stats.records += 1;
-                        self.out.anomaly(off, AnomalyKind::Missing, "pcapng packet names an undeclared interface");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Missing,
+                            "pcapng packet names an undeclared interface",
+                        );
                         continue;
                     };
                     if body.len() < 4 {
                         self.out.stats.records += 1;
-                        self.out.anomaly(off, AnomalyKind::Truncated, "pcapng simple packet block shorter than 4 bytes");
+                        self.out.anomaly(
+                            off,
+                            AnomalyKind::Truncated,
+                            "pcapng simple packet block shorter than 4 bytes",
+                        );
                         continue;
                     }
                     let orig = o.u32(body, 0) as usize;
@@ -424,9 +526,16 @@ impl Decoder<'_> {
     }
 
     fn check_link(&mut self, link: LinkType, offset: u64) {
-        if !link.is_supported() && !self.links_reported.contains(&link.0) && self.links_reported.len() < 64 {
+        if !link.is_supported()
+            && !self.links_reported.contains(&link.0)
+            && self.links_reported.len() < 64
+        {
             self.links_reported.push(link.0);
-            self.out.anomaly(offset, AnomalyKind::Unsupported, "link type not decoded: packets counted only");
+            self.out.anomaly(
+                offset,
+                AnomalyKind::Unsupported,
+                "link type not decoded: packets counted only",
+            );
         }
     }
 
@@ -445,12 +554,20 @@ impl Decoder<'_> {
         if self.hosts.len() >= self.cfg.max_hosts {
             if !self.hosts_full && !self.hosts.contains(&(mac, ip)) {
                 self.hosts_full = true;
-                self.out.anomaly(rec, AnomalyKind::Limit, "more host mac/address pairs than MAX_HOSTS");
+                self.out.anomaly(
+                    rec,
+                    AnomalyKind::Limit,
+                    "more host mac/address pairs than MAX_HOSTS",
+                );
             }
             return;
         }
         if self.hosts.insert((mac, ip)) {
-            self.out.observe(Observation::Host(HostMac { ts, mac, ip: Some(ip) }));
+            self.out.observe(Observation::Host(HostMac {
+                ts,
+                mac,
+                ip: Some(ip),
+            }));
         }
     }
 
@@ -500,7 +617,8 @@ impl Decoder<'_> {
                 if self.frags.len() >= MAX_FRAGMENTS {
                     self.frags.clear();
                 }
-                self.frags.insert((ip.src, ip.dst, ip.proto.0, id), (sport, dport));
+                self.frags
+                    .insert((ip.src, ip.dst, ip.proto.0, id), (sport, dport));
             }
             Frag::Later { id } => match self.frags.get(&(ip.src, ip.dst, ip.proto.0, id)) {
                 Some(&(s, d)) => (sport, dport) = (s, d),
@@ -524,7 +642,11 @@ impl Decoder<'_> {
         let u = self.flows.update(&info, self.out.sink);
         if u.evicted > 0 && !self.flows_full {
             self.flows_full = true;
-            self.out.anomaly(rec, AnomalyKind::Limit, "more flows than MAX_FLOWS: idle flows emitted early");
+            self.out.anomaly(
+                rec,
+                AnomalyKind::Limit,
+                "more flows than MAX_FLOWS: idle flows emitted early",
+            );
         }
         if ip.frag != Frag::Whole {
             // No IP reassembly: a fragment's payload is not a whole message.
@@ -540,14 +662,29 @@ impl Decoder<'_> {
         }
     }
 
-    fn udp(&mut self, u: &packet::Udp<'_>, ip: &Ip, p: &packet::Packet<'_>, ts: Micros, rec: u64, data_off: u64) {
+    fn udp(
+        &mut self,
+        u: &packet::Udp<'_>,
+        ip: &Ip,
+        p: &packet::Packet<'_>,
+        ts: Micros,
+        rec: u64,
+        data_off: u64,
+    ) {
         let (sport, dport, payload) = (u.sport, u.dport, u.payload);
         if sport == DNS_PORT || sport == MDNS_PORT {
             // Senders with checksum offload put wrong checksums on every datagram they send,
             // and passive DNS sensors often run on the resolver itself: report a mismatch once
             // per sender and still decode (a corrupt message fails to parse on its own).
-            if !u.checksum_ok(ip) && self.bad_checksum.len() < MAX_CHECKSUM_SENDERS && self.bad_checksum.insert(ip.src) {
-                self.out.anomaly(rec, AnomalyKind::Malformed, "udp checksum mismatch on a dns response (first from this sender)");
+            if !u.checksum_ok(ip)
+                && self.bad_checksum.len() < MAX_CHECKSUM_SENDERS
+                && self.bad_checksum.insert(ip.src)
+            {
+                self.out.anomaly(
+                    rec,
+                    AnomalyKind::Malformed,
+                    "udp checksum mismatch on a dns response (first from this sender)",
+                );
             }
             match dns::parse_message(payload) {
                 Ok(m) => emit_dns(&m, ip.dst, ip.src, sport == MDNS_PORT, ts, &mut self.out),
@@ -561,7 +698,11 @@ impl Decoder<'_> {
         if matches!((sport, dport), (67 | 68, 67 | 68)) {
             match dhcp::parse(payload) {
                 Ok(m) => {
-                    let eth = if m.op == 1 { p.src_mac } else { p.dst_mac.filter(|m| !m.is_multicast()) };
+                    let eth = if m.op == 1 {
+                        p.src_mac
+                    } else {
+                        p.dst_mac.filter(|m| !m.is_multicast())
+                    };
                     if let Some(mac) = m.chaddr.or(eth) {
                         self.out.observe(Observation::Dhcp(Dhcp {
                             ts,
@@ -591,7 +732,14 @@ impl Decoder<'_> {
     }
 }
 
-fn emit_dns(m: &dns::Message, client: IpAddr, server: IpAddr, mdns: bool, ts: Micros, out: &mut Out<'_>) {
+fn emit_dns(
+    m: &dns::Message,
+    client: IpAddr,
+    server: IpAddr,
+    mdns: bool,
+    ts: Micros,
+    out: &mut Out<'_>,
+) {
     if !m.response {
         return;
     }
@@ -615,7 +763,14 @@ fn emit_dns(m: &dns::Message, client: IpAddr, server: IpAddr, mdns: bool, ts: Mi
             },
         })
         .collect();
-    out.observe(Observation::Dns(Dns { ts, client: Some(client), server: Some(server), query, answers, uid: None }));
+    out.observe(Observation::Dns(Dns {
+        ts,
+        client: Some(client),
+        server: Some(server),
+        query,
+        answers,
+        uid: None,
+    }));
 }
 
 /// Accepts the in-order part of a segment: `None` on a gap, the new bytes otherwise.
@@ -647,7 +802,10 @@ fn tcp_payload(st: &mut Stream, t: &Tcp<'_>, ip: &Ip, ts: Micros, rec: u64, out:
         Stream::Done => {}
         Stream::Fresh => {
             if t.sport == DNS_PORT {
-                *st = Stream::Dns { next: t.seq, buf: Vec::new() };
+                *st = Stream::Dns {
+                    next: t.seq,
+                    buf: Vec::new(),
+                };
                 tcp_payload(st, t, ip, ts, rec, out);
             } else if t.dport == DNS_PORT {
                 *st = Stream::Done;
@@ -658,7 +816,10 @@ fn tcp_payload(st: &mut Stream, t: &Tcp<'_>, ip: &Ip, ts: Micros, rec: u64, out:
                     Ok(None) => {}
                     Err(TlsError::Incomplete) => {
                         let next = t.seq.wrapping_add(payload.len() as u32);
-                        *st = Stream::Tls { next, buf: payload.to_vec() };
+                        *st = Stream::Tls {
+                            next,
+                            buf: payload.to_vec(),
+                        };
                     }
                     // Servers send handshakes too: only a would-be ClientHello is an anomaly.
                     Err(TlsError::Bad(e)) if payload.get(5) == Some(&1) => out.error(rec, e),
@@ -684,7 +845,11 @@ fn tcp_payload(st: &mut Stream, t: &Tcp<'_>, ip: &Ip, ts: Micros, rec: u64, out:
                 return;
             }
             if buf.len() + new.len() > tls::MAX_TLS_REASSEMBLY + 5 * 8 {
-                out.anomaly(rec, AnomalyKind::Limit, "client hello larger than MAX_TLS_REASSEMBLY");
+                out.anomaly(
+                    rec,
+                    AnomalyKind::Limit,
+                    "client hello larger than MAX_TLS_REASSEMBLY",
+                );
                 *st = Stream::Done;
                 return;
             }

@@ -101,8 +101,13 @@ pub fn parse(b: &[u8]) -> Result<Message, Error> {
         if code == DhcpOption::END {
             return Ok(m);
         }
-        let len = usize::from(*b.get(at + 1).ok_or(Error::truncated("dhcp option truncated"))?);
-        let v = b.get(at + 2..at + 2 + len).ok_or(Error::truncated("dhcp option truncated"))?;
+        let len = usize::from(
+            *b.get(at + 1)
+                .ok_or(Error::truncated("dhcp option truncated"))?,
+        );
+        let v = b
+            .get(at + 2..at + 2 + len)
+            .ok_or(Error::truncated("dhcp option truncated"))?;
         match code {
             DhcpOption::HOST_NAME => m.host_name = text(v),
             DhcpOption::VENDOR_CLASS => m.vendor_class = text(v),
@@ -134,7 +139,10 @@ mod tests {
 
     #[test]
     fn cases() {
-        let opts = [53, 1, 3, 12, 4, b'h', b'o', b's', b't', 60, 8, b'M', b'S', b'F', b'T', b' ', b'5', b'.', b'0', 50, 4, 10, 0, 0, 9, 0, 255];
+        let opts = [
+            53, 1, 3, 12, 4, b'h', b'o', b's', b't', 60, 8, b'M', b'S', b'F', b'T', b' ', b'5',
+            b'.', b'0', 50, 4, 10, 0, 0, 9, 0, 255,
+        ];
         let m = parse(&message(1, 6, [0; 4], &opts)).unwrap();
         assert_eq!(m.chaddr, Some(Mac([0x28, 0xcf, 0xda, 1, 2, 3])));
         assert_eq!(m.host_name.as_deref(), Some("host"));
@@ -149,14 +157,23 @@ mod tests {
 
         let bad: &[(Vec<u8>, AnomalyKind)] = &[
             (vec![0; 100], AnomalyKind::Truncated),
-            (message(1, 6, [0; 4], &[12, 200, b'x']), AnomalyKind::Truncated),
+            (
+                message(1, 6, [0; 4], &[12, 200, b'x']),
+                AnomalyKind::Truncated,
+            ),
             (message(1, 6, [0; 4], &[12]), AnomalyKind::Truncated),
-            (message(1, 6, [0; 4], &[1, 0].repeat(MAX_DHCP_OPTIONS + 1)), AnomalyKind::Limit),
-            ({
-                let mut v = message(1, 6, [0; 4], &[255]);
-                v[236] = 0;
-                v
-            }, AnomalyKind::Malformed),
+            (
+                message(1, 6, [0; 4], &[1, 0].repeat(MAX_DHCP_OPTIONS + 1)),
+                AnomalyKind::Limit,
+            ),
+            (
+                {
+                    let mut v = message(1, 6, [0; 4], &[255]);
+                    v[236] = 0;
+                    v
+                },
+                AnomalyKind::Malformed,
+            ),
         ];
         for (input, kind) in bad {
             assert_eq!(parse(input).map_err(|e| e.kind), Err(*kind), "{input:?}");

@@ -96,9 +96,14 @@ pub fn parse_message(m: &[u8]) -> Result<Message, Error> {
         let mut name = String::new();
         let keep = usize::from(i) < MAX_DNS_QUESTIONS;
         at = read_name(m, at, keep.then_some(&mut name))?;
-        let q = m.get(at..at + 4).ok_or(Error::truncated("dns question truncated"))?;
+        let q = m
+            .get(at..at + 4)
+            .ok_or(Error::truncated("dns question truncated"))?;
         if keep {
-            msg.questions.push(Question { name, qtype: DnsType(u16::from_be_bytes([q[0], q[1]])) });
+            msg.questions.push(Question {
+                name,
+                qtype: DnsType(u16::from_be_bytes([q[0], q[1]])),
+            });
         }
         at += 4;
     }
@@ -106,21 +111,29 @@ pub fn parse_message(m: &[u8]) -> Result<Message, Error> {
     for _ in 0..an {
         let owner_at = at;
         at = read_name(m, at, None)?;
-        let h = m.get(at..at + 10).ok_or(Error::truncated("dns answer truncated"))?;
+        let h = m
+            .get(at..at + 10)
+            .ok_or(Error::truncated("dns answer truncated"))?;
         let rtype = DnsType(u16::from_be_bytes([h[0], h[1]]));
         let ttl = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
         let rdlen = usize::from(u16::from_be_bytes([h[8], h[9]]));
         let rd_at = at + 10;
-        let rd = m.get(rd_at..rd_at + rdlen).ok_or(Error::truncated("dns rdata truncated"))?;
+        let rd = m
+            .get(rd_at..rd_at + rdlen)
+            .ok_or(Error::truncated("dns rdata truncated"))?;
         at = rd_at + rdlen;
         let data = match rtype {
-            DnsType::A if rdlen == 4 => RData::Addr(IpAddr::V4(Ipv4Addr::new(rd[0], rd[1], rd[2], rd[3]))),
+            DnsType::A if rdlen == 4 => {
+                RData::Addr(IpAddr::V4(Ipv4Addr::new(rd[0], rd[1], rd[2], rd[3])))
+            }
             DnsType::AAAA if rdlen == 16 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(rd);
                 RData::Addr(IpAddr::V6(Ipv6Addr::from(a)))
             }
-            DnsType::A | DnsType::AAAA => return Err(Error::malformed("dns address rdata of wrong length")),
+            DnsType::A | DnsType::AAAA => {
+                return Err(Error::malformed("dns address rdata of wrong length"))
+            }
             DnsType::CNAME => {
                 if cnames >= MAX_CNAME_CHAIN || msg.answers.len() >= MAX_DNS_ANSWERS {
                     msg.dropped = msg.dropped.saturating_add(1);
@@ -161,7 +174,9 @@ fn read_name(m: &[u8], mut at: usize, mut out: Option<&mut String>) -> Result<us
                     return Ok(end.unwrap_or(at + 1));
                 }
                 let l = usize::from(b);
-                let label = m.get(at + 1..at + 1 + l).ok_or(Error::truncated("dns label truncated"))?;
+                let label = m
+                    .get(at + 1..at + 1 + l)
+                    .ok_or(Error::truncated("dns label truncated"))?;
                 len += l + 1;
                 if len > MAX_DNS_NAME + 1 {
                     return Err(Error::limit("dns name longer than MAX_DNS_NAME"));
@@ -186,14 +201,19 @@ fn read_name(m: &[u8], mut at: usize, mut out: Option<&mut String>) -> Result<us
                 at += 1 + l;
             }
             0xc0 => {
-                let lo = *m.get(at + 1).ok_or(Error::truncated("dns pointer truncated"))?;
+                let lo = *m
+                    .get(at + 1)
+                    .ok_or(Error::truncated("dns pointer truncated"))?;
                 let target = usize::from(b & 0x3f) << 8 | usize::from(lo);
                 if end.is_none() {
                     end = Some(at + 2);
                 }
                 jumps += 1;
                 if jumps > MAX_DNS_POINTERS {
-                    return Err(Error { kind: AnomalyKind::Loop, detail: "dns compression pointer loop" });
+                    return Err(Error {
+                        kind: AnomalyKind::Loop,
+                        detail: "dns compression pointer loop",
+                    });
                 }
                 if target >= m.len() {
                     return Err(Error::malformed("dns pointer beyond the message"));
@@ -231,18 +251,23 @@ mod tests {
         name(&mut v, "www.Example.COM");
         v.extend_from_slice(&[0, 1, 0, 1]);
         // Answer 1: owner = pointer to 12, CNAME web + pointer to "example.com" at 16.
-        v.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'w', b'e', b'b', 0xc0, 16]);
+        v.extend_from_slice(&[
+            0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, b'w', b'e', b'b', 0xc0, 16,
+        ]);
         let web_at = (v.len() - 6) as u8;
         v.extend_from_slice(&[0xc0, web_at, 0, 1, 0, 1, 0, 0, 1, 0, 0, 4, 192, 0, 2, 1]);
         v
     }
+
+    /// Expected questions and (owner, data) answers, or the anomaly kind.
+    type Expect = Result<(Vec<&'static str>, Vec<(&'static str, &'static str)>), AnomalyKind>;
 
     #[test]
     fn cases() {
         struct Case {
             what: &'static str,
             input: Vec<u8>,
-            want: Result<(Vec<&'static str>, Vec<(&'static str, &'static str)>), AnomalyKind>,
+            want: Expect,
         }
         let mut loop_msg = header(1, 0);
         loop_msg.extend_from_slice(&[0xc0, 12]);
@@ -271,18 +296,57 @@ mod tests {
                 input: cname_response(),
                 want: Ok((
                     vec!["www.example.com"],
-                    vec![("www.example.com", "web.example.com"), ("web.example.com", "192.0.2.1")],
+                    vec![
+                        ("www.example.com", "web.example.com"),
+                        ("web.example.com", "192.0.2.1"),
+                    ],
                 )),
             },
-            Case { what: "short header", input: vec![0; 11], want: Err(AnomalyKind::Truncated) },
-            Case { what: "self pointer", input: loop_msg, want: Err(AnomalyKind::Loop) },
-            Case { what: "two-step loop", input: two_loop, want: Err(AnomalyKind::Loop) },
-            Case { what: "name over 255", input: long, want: Err(AnomalyKind::Limit) },
-            Case { what: "huge counts", input: huge, want: Err(AnomalyKind::Truncated) },
-            Case { what: "pointer beyond", input: beyond, want: Err(AnomalyKind::Malformed) },
-            Case { what: "rdata cut", input: trunc_rdata, want: Err(AnomalyKind::Truncated) },
-            Case { what: "a record of 3 bytes", input: bad_a, want: Err(AnomalyKind::Malformed) },
-            Case { what: "control byte escaped", input: odd, want: Ok((vec!["a\\007"], vec![])) },
+            Case {
+                what: "short header",
+                input: vec![0; 11],
+                want: Err(AnomalyKind::Truncated),
+            },
+            Case {
+                what: "self pointer",
+                input: loop_msg,
+                want: Err(AnomalyKind::Loop),
+            },
+            Case {
+                what: "two-step loop",
+                input: two_loop,
+                want: Err(AnomalyKind::Loop),
+            },
+            Case {
+                what: "name over 255",
+                input: long,
+                want: Err(AnomalyKind::Limit),
+            },
+            Case {
+                what: "huge counts",
+                input: huge,
+                want: Err(AnomalyKind::Truncated),
+            },
+            Case {
+                what: "pointer beyond",
+                input: beyond,
+                want: Err(AnomalyKind::Malformed),
+            },
+            Case {
+                what: "rdata cut",
+                input: trunc_rdata,
+                want: Err(AnomalyKind::Truncated),
+            },
+            Case {
+                what: "a record of 3 bytes",
+                input: bad_a,
+                want: Err(AnomalyKind::Malformed),
+            },
+            Case {
+                what: "control byte escaped",
+                input: odd,
+                want: Ok((vec!["a\\007"], vec![])),
+            },
         ];
         for c in cases {
             let got = parse_message(&c.input);
@@ -301,8 +365,10 @@ mod tests {
                             (r.name.clone(), d)
                         })
                         .collect();
-                    let wa: Vec<(String, String)> =
-                        ans.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+                    let wa: Vec<(String, String)> = ans
+                        .iter()
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                        .collect();
                     assert_eq!(ga, wa, "{}", c.what);
                     assert!(m.response, "{}", c.what);
                 }

@@ -40,9 +40,21 @@ impl FlowKey {
     pub fn new(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, proto: IpProto) -> FlowKey {
         let (a, b) = (ip16(src), ip16(dst));
         if (a, sport) <= (b, dport) {
-            FlowKey { lo: a, hi: b, lo_port: sport, hi_port: dport, proto: proto.0 }
+            FlowKey {
+                lo: a,
+                hi: b,
+                lo_port: sport,
+                hi_port: dport,
+                proto: proto.0,
+            }
         } else {
-            FlowKey { lo: b, hi: a, lo_port: dport, hi_port: sport, proto: proto.0 }
+            FlowKey {
+                lo: b,
+                hi: a,
+                lo_port: dport,
+                hi_port: sport,
+                proto: proto.0,
+            }
         }
     }
 }
@@ -94,7 +106,10 @@ pub struct FlowTable<T> {
 impl<T: Default> FlowTable<T> {
     /// A table holding at most `max` flows (at least 4).
     pub fn new(max: usize) -> FlowTable<T> {
-        FlowTable { map: HashMap::default(), max: max.max(4) }
+        FlowTable {
+            map: HashMap::default(),
+            max: max.max(4),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -168,12 +183,18 @@ impl<T: Default> FlowTable<T> {
         // Captures are not always in time order: keep the span.
         f.first = f.first.min(p.ts);
         f.last = f.last.max(p.ts);
-        Update { entry, forward, new, evicted }
+        Update {
+            entry,
+            forward,
+            new,
+            evicted,
+        }
     }
 
     /// Emits the quarter of flows idle the longest.
     fn evict(&mut self, sink: &mut dyn Sink) -> usize {
-        let mut ages: Vec<(Micros, FlowKey)> = self.map.iter().map(|(k, e)| (e.flow.last, *k)).collect();
+        let mut ages: Vec<(Micros, FlowKey)> =
+            self.map.iter().map(|(k, e)| (e.flow.last, *k)).collect();
         let n = (ages.len() / 4).max(1);
         ages.select_nth_unstable(n - 1);
         ages.truncate(n);
@@ -189,7 +210,7 @@ impl<T: Default> FlowTable<T> {
     /// Emits every flow, oldest first, and empties the table. Returns how many.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> usize {
         let mut all: Vec<(FlowKey, Entry<T>)> = self.map.drain().collect();
-        all.sort_unstable_by(|a, b| (a.1.flow.first, a.0).cmp(&(b.1.flow.first, b.0)));
+        all.sort_unstable_by_key(|a| (a.1.flow.first, a.0));
         let n = all.len();
         for (_, e) in all {
             sink.observe(Observation::Flow(e.flow));
@@ -203,7 +224,15 @@ mod tests {
     use super::*;
     use crate::obs::VecSink;
 
-    fn pkt(ts: Micros, src: &str, sport: u16, dst: &str, dport: u16, bytes: u64, reply: bool) -> PacketInfo {
+    fn pkt(
+        ts: Micros,
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        bytes: u64,
+        reply: bool,
+    ) -> PacketInfo {
         PacketInfo {
             ts,
             src: src.parse().unwrap(),
@@ -223,13 +252,30 @@ mod tests {
     fn both_directions_one_flow() {
         let mut t: FlowTable<()> = FlowTable::new(16);
         let mut s = VecSink::default();
-        t.update(&pkt(5, "10.0.0.2", 4000, "192.0.2.1", 443, 60, false), &mut s);
-        t.update(&pkt(7, "192.0.2.1", 443, "10.0.0.2", 4000, 1500, false), &mut s);
-        t.update(&pkt(3, "10.0.0.2", 4000, "192.0.2.1", 443, 40, false), &mut s);
+        t.update(
+            &pkt(5, "10.0.0.2", 4000, "192.0.2.1", 443, 60, false),
+            &mut s,
+        );
+        t.update(
+            &pkt(7, "192.0.2.1", 443, "10.0.0.2", 4000, 1500, false),
+            &mut s,
+        );
+        t.update(
+            &pkt(3, "10.0.0.2", 4000, "192.0.2.1", 443, 40, false),
+            &mut s,
+        );
         assert_eq!(t.finish(&mut s), 1);
-        let Observation::Flow(f) = &s.observations[0] else { panic!() };
-        assert_eq!((f.src.to_string().as_str(), f.sport, f.dport), ("10.0.0.2", 4000, 443));
-        assert_eq!((f.bytes_out, f.packets_out, f.bytes_in, f.packets_in), (100, 2, 1500, 1));
+        let Observation::Flow(f) = &s.observations[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (f.src.to_string().as_str(), f.sport, f.dport),
+            ("10.0.0.2", 4000, 443)
+        );
+        assert_eq!(
+            (f.bytes_out, f.packets_out, f.bytes_in, f.packets_in),
+            (100, 2, 1500, 1)
+        );
         assert_eq!((f.first, f.last), (3, 7));
     }
 
@@ -238,9 +284,14 @@ mod tests {
         let mut t: FlowTable<()> = FlowTable::new(16);
         let mut s = VecSink::default();
         t.update(&pkt(1, "192.0.2.1", 80, "10.0.0.2", 5000, 60, true), &mut s);
-        t.update(&pkt(2, "10.0.0.2", 5000, "192.0.2.1", 80, 40, false), &mut s);
+        t.update(
+            &pkt(2, "10.0.0.2", 5000, "192.0.2.1", 80, 40, false),
+            &mut s,
+        );
         t.finish(&mut s);
-        let Observation::Flow(f) = &s.observations[0] else { panic!() };
+        let Observation::Flow(f) = &s.observations[0] else {
+            panic!()
+        };
         assert_eq!((f.src.to_string().as_str(), f.dport), ("10.0.0.2", 80));
         assert_eq!((f.packets_out, f.packets_in), (1, 1));
     }
@@ -251,7 +302,20 @@ mod tests {
         let mut s = VecSink::default();
         let mut evicted = 0;
         for i in 0..20u16 {
-            evicted += t.update(&pkt(i64::from(i), "10.0.0.1", 1000 + i, "10.0.0.2", 80, 10, false), &mut s).evicted;
+            evicted += t
+                .update(
+                    &pkt(
+                        i64::from(i),
+                        "10.0.0.1",
+                        1000 + i,
+                        "10.0.0.2",
+                        80,
+                        10,
+                        false,
+                    ),
+                    &mut s,
+                )
+                .evicted;
         }
         assert!(t.len() <= 8);
         assert!(evicted > 0);
@@ -267,7 +331,9 @@ mod tests {
         assert_eq!(total, 200);
         assert_eq!(s.observations.len(), 20);
         // The first emitted are the oldest.
-        let Observation::Flow(f) = &s.observations[0] else { panic!() };
+        let Observation::Flow(f) = &s.observations[0] else {
+            panic!()
+        };
         assert_eq!(f.sport, 1000);
     }
 }

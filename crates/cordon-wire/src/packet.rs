@@ -27,13 +27,22 @@ pub struct Error {
 
 impl Error {
     pub const fn truncated(detail: &'static str) -> Error {
-        Error { kind: AnomalyKind::Truncated, detail }
+        Error {
+            kind: AnomalyKind::Truncated,
+            detail,
+        }
     }
     pub const fn malformed(detail: &'static str) -> Error {
-        Error { kind: AnomalyKind::Malformed, detail }
+        Error {
+            kind: AnomalyKind::Malformed,
+            detail,
+        }
     }
     pub const fn limit(detail: &'static str) -> Error {
-        Error { kind: AnomalyKind::Limit, detail }
+        Error {
+            kind: AnomalyKind::Limit,
+            detail,
+        }
     }
 }
 
@@ -65,7 +74,10 @@ impl LinkType {
 
     /// True for the link types [`parse`] decodes.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 239 | 276)
+        matches!(
+            self.0,
+            0 | 1 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 239 | 276
+        )
     }
 }
 
@@ -199,9 +211,15 @@ pub enum Transport<'a> {
     Tcp(Tcp<'a>),
     Udp(Udp<'a>),
     /// ICMP or ICMPv6 type and code.
-    Icmp { ty: u8, code: u8 },
+    Icmp {
+        ty: u8,
+        code: u8,
+    },
     /// Only the port numbers could be read (a truncated TCP header, SCTP).
-    Ports { sport: u16, dport: u16 },
+    Ports {
+        sport: u16,
+        dport: u16,
+    },
     /// Another protocol; the IP header says which.
     Other,
 }
@@ -262,7 +280,9 @@ fn parse_link<'a>(link: LinkType, f: &'a [u8], p: &mut Packet<'a>) -> Result<(),
         }
         113 => {
             if f.len() < 16 {
-                return Err(Error::truncated("linux cooked header shorter than 16 bytes"));
+                return Err(Error::truncated(
+                    "linux cooked header shorter than 16 bytes",
+                ));
             }
             let hatype = be16(f, 2).unwrap_or(0);
             let alen = be16(f, 4).unwrap_or(0);
@@ -273,7 +293,9 @@ fn parse_link<'a>(link: LinkType, f: &'a [u8], p: &mut Packet<'a>) -> Result<(),
         }
         276 => {
             if f.len() < 20 {
-                return Err(Error::truncated("linux cooked v2 header shorter than 20 bytes"));
+                return Err(Error::truncated(
+                    "linux cooked v2 header shorter than 20 bytes",
+                ));
             }
             let hatype = be16(f, 8).unwrap_or(0);
             if hatype == 1 && f[11] == 6 {
@@ -318,7 +340,9 @@ fn nflog<'a>(f: &'a [u8], p: &mut Packet<'a>) -> Result<(), Error> {
         if len < 4 {
             return Err(Error::malformed("nflog tlv length below 4"));
         }
-        let end = at.checked_add(len).ok_or(Error::malformed("nflog tlv length"))?;
+        let end = at
+            .checked_add(len)
+            .ok_or(Error::malformed("nflog tlv length"))?;
         if ty == 9 {
             let body = f.get(at + 4..end.min(f.len())).unwrap_or(&[]);
             // Re-slice so offsets stay relative to the frame.
@@ -326,7 +350,10 @@ fn nflog<'a>(f: &'a [u8], p: &mut Packet<'a>) -> Result<(), Error> {
             let data = f.get(..start + body.len()).unwrap_or(f);
             return ip_by_version(data, start, p);
         }
-        at = end.checked_add(3).ok_or(Error::malformed("nflog tlv length"))? & !3;
+        at = end
+            .checked_add(3)
+            .ok_or(Error::malformed("nflog tlv length"))?
+            & !3;
     }
     Ok(())
 }
@@ -433,7 +460,13 @@ fn ipv4<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
     let dst = IpAddr::V4(Ipv4Addr::new(h[16], h[17], h[18], h[19]));
     // Ethernet pads short frames: the declared length bounds the payload.
     let (len, end, cut) = (total, total.min(h.len()), h.len() < total);
-    p.ip = Some(Ip { src, dst, proto, len: len as u32, frag });
+    p.ip = Some(Ip {
+        src,
+        dst,
+        proto,
+        len: len as u32,
+        frag,
+    });
     if matches!(frag, Frag::Later { .. }) {
         return Ok(());
     }
@@ -463,7 +496,13 @@ fn ipv6<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
     let mut next = h[6];
     let mut off = 40usize;
     let mut frag = Frag::Whole;
-    let mut ip = Ip { src, dst, proto: IpProto(next), len: len as u32, frag };
+    let mut ip = Ip {
+        src,
+        dst,
+        proto: IpProto(next),
+        len: len as u32,
+        frag,
+    };
     p.ip = Some(ip);
     for _ in 0..=MAX_IPV6_EXT {
         match next {
@@ -526,7 +565,9 @@ fn ipv6<'a>(f: &'a [u8], at: usize, p: &mut Packet<'a>) -> Result<(), Error> {
     ip.proto = IpProto(next);
     ip.frag = frag;
     p.ip = Some(ip);
-    Err(Error::limit("more ipv6 extension headers than MAX_IPV6_EXT"))
+    Err(Error::limit(
+        "more ipv6 extension headers than MAX_IPV6_EXT",
+    ))
 }
 
 /// `start..end` is the transport segment within the frame (end already bounded by the
@@ -550,7 +591,10 @@ fn transport<'a>(
     match proto {
         IpProto::TCP => {
             if t.len() < 4 {
-                return Err(trunc_or_bad("tcp header truncated", "tcp segment shorter than 4 bytes"));
+                return Err(trunc_or_bad(
+                    "tcp header truncated",
+                    "tcp segment shorter than 4 bytes",
+                ));
             }
             let sport = u16::from_be_bytes([t[0], t[1]]);
             let dport = u16::from_be_bytes([t[2], t[3]]);
@@ -589,7 +633,10 @@ fn transport<'a>(
                         dport: u16::from_be_bytes([t[2], t[3]]),
                     };
                 }
-                return Err(trunc_or_bad("udp header truncated", "udp segment shorter than 8 bytes"));
+                return Err(trunc_or_bad(
+                    "udp header truncated",
+                    "udp segment shorter than 8 bytes",
+                ));
             }
             let sport = u16::from_be_bytes([t[0], t[1]]);
             let dport = u16::from_be_bytes([t[2], t[3]]);
@@ -601,7 +648,11 @@ fn transport<'a>(
             if ulen > t.len() && !cut {
                 return Err(Error::malformed("udp length beyond the ip payload"));
             }
-            let pend = if ulen == 0 { t.len() } else { ulen.min(t.len()) };
+            let pend = if ulen == 0 {
+                t.len()
+            } else {
+                ulen.min(t.len())
+            };
             p.l4 = Transport::Udp(Udp {
                 sport,
                 dport,
@@ -614,14 +665,23 @@ fn transport<'a>(
         }
         IpProto::ICMP | IpProto::ICMPV6 => {
             if t.len() < 2 {
-                return Err(trunc_or_bad("icmp header truncated", "icmp message shorter than 2 bytes"));
+                return Err(trunc_or_bad(
+                    "icmp header truncated",
+                    "icmp message shorter than 2 bytes",
+                ));
             }
-            p.l4 = Transport::Icmp { ty: t[0], code: t[1] };
+            p.l4 = Transport::Icmp {
+                ty: t[0],
+                code: t[1],
+            };
             Ok(())
         }
         IpProto::SCTP => {
             if t.len() < 4 {
-                return Err(trunc_or_bad("sctp header truncated", "sctp packet shorter than 4 bytes"));
+                return Err(trunc_or_bad(
+                    "sctp header truncated",
+                    "sctp packet shorter than 4 bytes",
+                ));
             }
             p.l4 = Transport::Ports {
                 sport: u16::from_be_bytes([t[0], t[1]]),

@@ -100,7 +100,9 @@ pub fn client_hello_sni(stream: &[u8]) -> Result<Option<String>, TlsError> {
 fn record(s: &[u8], at: usize) -> Result<(&[u8], usize, bool), TlsError> {
     let h = s.get(at..at + 5).ok_or(TlsError::Incomplete)?;
     if h[0] != ContentType::HANDSHAKE.0 {
-        return Err(Error::malformed("tls record before the client hello is not a handshake").into());
+        return Err(
+            Error::malformed("tls record before the client hello is not a handshake").into(),
+        );
     }
     if h[1] != 3 {
         return Err(Error::malformed("tls record version is not 3.x").into());
@@ -136,7 +138,10 @@ struct Cur<'a> {
 
 impl<'a> Cur<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
-        let s = self.b.get(self.at..self.at + n).ok_or(Error::malformed("client hello field runs past its message"))?;
+        let s = self
+            .b
+            .get(self.at..self.at + n)
+            .ok_or(Error::malformed("client hello field runs past its message"))?;
         self.at += n;
         Ok(s)
     }
@@ -154,7 +159,9 @@ fn hello_sni(body: &[u8]) -> Result<Option<String>, Error> {
     c.take(2 + 32)?; // legacy_version, random
     let n = c.u8()?;
     if n > 32 {
-        return Err(Error::malformed("client hello session id longer than 32 bytes"));
+        return Err(Error::malformed(
+            "client hello session id longer than 32 bytes",
+        ));
     }
     c.take(n)?;
     let n = c.u16()?;
@@ -196,16 +203,29 @@ fn hello_sni(body: &[u8]) -> Result<Option<String>, Error> {
 fn host_name(b: &[u8]) -> Result<String, Error> {
     let b = b.strip_suffix(b".").unwrap_or(b);
     if b.is_empty() || b.len() > 255 {
-        return Err(Error::malformed("server name empty or longer than 255 bytes"));
+        return Err(Error::malformed(
+            "server name empty or longer than 255 bytes",
+        ));
     }
     if !b.iter().all(|c| (0x21..0x7f).contains(c)) {
-        return Err(Error::malformed("server name has bytes outside printable ascii"));
+        return Err(Error::malformed(
+            "server name has bytes outside printable ascii",
+        ));
     }
     Ok(b.iter().map(|c| c.to_ascii_lowercase() as char).collect())
 }
 
-const METHODS: [&[u8]; 9] =
-    [b"GET ", b"POST ", b"HEAD ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
+const METHODS: [&[u8]; 9] = [
+    b"GET ",
+    b"POST ",
+    b"HEAD ",
+    b"PUT ",
+    b"DELETE ",
+    b"OPTIONS ",
+    b"PATCH ",
+    b"CONNECT ",
+    b"TRACE ",
+];
 
 /// True when `b` starts with an HTTP/1.x request method.
 pub fn looks_like_http_request(b: &[u8]) -> bool {
@@ -220,7 +240,9 @@ pub fn http_request_host(b: &[u8]) -> Result<Option<String>, Error> {
     }
     let b = &b[..b.len().min(MAX_HTTP_HEADER)];
     // Skip the request line.
-    let Some(mut at) = memchr::memchr(b'\n', b).map(|i| i + 1) else { return Ok(None) };
+    let Some(mut at) = memchr::memchr(b'\n', b).map(|i| i + 1) else {
+        return Ok(None);
+    };
     while at < b.len() {
         let end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
         let line = &b[at..end];
@@ -292,7 +314,11 @@ mod tests {
             Err(TlsError::Incomplete) => Err(None),
             Err(TlsError::Bad(e)) => Err(Some(e.kind)),
         };
-        assert_eq!(got.as_ref().map(|o| o.as_deref()), want.as_ref().map(|o| *o), "{input:02x?}");
+        assert_eq!(
+            got.as_ref().map(|o| o.as_deref()),
+            want.as_ref().map(|o| *o),
+            "{input:02x?}"
+        );
     }
 
     #[test]
@@ -326,12 +352,23 @@ mod tests {
         check(&short, Err(Some(Malformed)));
     }
 
+    type HostCase = (&'static [u8], Result<Option<&'static str>, ()>);
+
     #[test]
     fn http_host_cases() {
-        let cases: &[(&[u8], Result<Option<&str>, ()>)] = &[
-            (b"GET / HTTP/1.1\r\nHost: WWW.Example.com:8080\r\n\r\n", Ok(Some("www.example.com"))),
-            (b"POST /x HTTP/1.0\r\nUser-Agent: a\r\nhost:  api.example.\r\n\r\n", Ok(Some("api.example"))),
-            (b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n", Ok(Some("2001:db8::1"))),
+        let cases: &[HostCase] = &[
+            (
+                b"GET / HTTP/1.1\r\nHost: WWW.Example.com:8080\r\n\r\n",
+                Ok(Some("www.example.com")),
+            ),
+            (
+                b"POST /x HTTP/1.0\r\nUser-Agent: a\r\nhost:  api.example.\r\n\r\n",
+                Ok(Some("api.example")),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n",
+                Ok(Some("2001:db8::1")),
+            ),
             (b"GET / HTTP/1.0\r\n\r\nHost: late.example\r\n", Ok(None)),
             (b"GET / HTTP/1.1", Ok(None)),
             (b"HTTP/1.1 200 OK\r\nHost: x\r\n", Err(())),
@@ -339,7 +376,12 @@ mod tests {
         ];
         for (input, want) in cases {
             let got = http_request_host(input);
-            assert_eq!(got.as_ref().map(|o| o.as_deref()).map_err(|_| ()), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                got.as_ref().map(|o| o.as_deref()).map_err(|_| ()),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 }
