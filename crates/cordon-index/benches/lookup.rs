@@ -47,7 +47,12 @@ fn load_ranges() -> (Vec<(u32, u32, u32)>, &'static str) {
     let mut out = Vec::new();
     let mut at: u64 = 1 << 24;
     while out.len() < 520_000 && at < u32::MAX as u64 {
-        let len = 256 * (1 + rng.next() % 30) - if rng.next().is_multiple_of(200) { 128 } else { 0 };
+        let len = 256 * (1 + rng.next() % 30)
+            - if rng.next().is_multiple_of(200) {
+                128
+            } else {
+                0
+            };
         let end = (at + len - 1).min(u32::MAX as u64);
         out.push((at as u32, end as u32, (rng.next() % 80_000) as u32));
         at = end + 1 + 256 * (rng.next() % 8);

@@ -574,7 +574,11 @@ impl Intel {
             }
             (None, IpAddr::V4(_)) => return None,
         };
-        Some(IpMatch { asn: &self.asns[i as usize], dataset: &self.ip_dataset, range })
+        Some(IpMatch {
+            asn: &self.asns[i as usize],
+            dataset: &self.ip_dataset,
+            range,
+        })
     }
 
     /// IPv4 lookup returning the AS table index: the hot path for scans.

@@ -104,7 +104,10 @@ impl Ipv4Table {
 
     /// The segment holding `ip`: `(start, end)`, inclusive.
     pub fn range_of(&self, ip: u32) -> Option<(u32, u32)> {
-        let i = self.segments.partition_point(|s| s.start <= ip).checked_sub(1)?;
+        let i = self
+            .segments
+            .partition_point(|s| s.start <= ip)
+            .checked_sub(1)?;
         let s = self.segments[i];
         (ip <= s.end).then_some((s.start, s.end))
     }
@@ -159,8 +162,14 @@ mod tests {
             assert_eq!(t.lookup(ip(a)), want, "{a}");
         }
         assert_eq!(t.groups(), 4);
-        assert_eq!(t.range_of(ip("47.88.1.2")), Some((ip("47.88.1.0"), ip("47.88.1.127"))));
-        assert_eq!(t.range_of(ip("47.88.2.2")), Some((ip("47.88.1.128"), ip("47.88.255.255"))));
+        assert_eq!(
+            t.range_of(ip("47.88.1.2")),
+            Some((ip("47.88.1.0"), ip("47.88.1.127")))
+        );
+        assert_eq!(
+            t.range_of(ip("47.88.2.2")),
+            Some((ip("47.88.1.128"), ip("47.88.255.255")))
+        );
         assert_eq!(t.range_of(ip("47.89.0.0")), None);
     }
 

@@ -9,7 +9,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("intel");
     g.sample_size(20);
-    g.bench_function("load_bundled", |b| b.iter(|| load(&Source::Bundled, None).unwrap()));
+    g.bench_function("load_bundled", |b| {
+        b.iter(|| load(&Source::Bundled, None).unwrap())
+    });
     g.finish();
 }
 

@@ -29,7 +29,12 @@ pub struct Step {
 
 impl Step {
     pub fn new(kind: &'static str, value: impl Into<String>) -> Step {
-        Step { kind, value: value.into(), source: None, date: None }
+        Step {
+            kind,
+            value: value.into(),
+            source: None,
+            date: None,
+        }
     }
     pub fn source(mut self, source: impl Into<String>) -> Step {
         let s: String = source.into();
@@ -92,7 +97,8 @@ pub fn company_steps(intel: &Intel, id: EntityId, chain: &mut Vec<Step>) {
                 value = format!("{value} [{link}]");
             }
         }
-        chain.push(Step::new(if i == 0 { "company" } else { "parent" }, value).source(&*ent.source));
+        chain
+            .push(Step::new(if i == 0 { "company" } else { "parent" }, value).source(&*ent.source));
     }
 }
 
@@ -121,7 +127,9 @@ pub fn ip(intel: &Intel, addr: IpAddr) -> IpFacts {
     f.asn = Some(m.asn.asn);
     f.as_org = (!m.asn.org.is_empty()).then(|| m.asn.org.to_string());
     f.prefix = Some(range_text(m.range.0, m.range.1));
-    f.dataset = Some(ds.map_or(m.dataset.to_string(), |d| format!("{} {}", d.name, d.version)));
+    f.dataset = Some(ds.map_or(m.dataset.to_string(), |d| {
+        format!("{} {}", d.name, d.version)
+    }));
     f.dataset_date = ds.map(|d| d.date.to_string());
     if let Some(r) = m.asn.rule {
         let rule = &intel.asn_rules[r as usize];
@@ -134,11 +142,22 @@ pub fn ip(intel: &Intel, addr: IpAddr) -> IpFacts {
         let src = f.dataset.clone().unwrap_or_default();
         let mut chain = vec![
             Step::new("address", addr.to_string()),
-            Step::new("prefix", f.prefix.clone().unwrap_or_default()).source(&src).date(&date),
-            Step::new("asn", format!("AS{}", m.asn.asn)).source(&src).date(&date),
-            Step::new("organisation", m.asn.org.to_string()).source(&src).date(&date),
+            Step::new("prefix", f.prefix.clone().unwrap_or_default())
+                .source(&src)
+                .date(&date),
+            Step::new("asn", format!("AS{}", m.asn.asn))
+                .source(&src)
+                .date(&date),
+            Step::new("organisation", m.asn.org.to_string())
+                .source(&src)
+                .date(&date),
         ];
-        let mut rule_text = format!("AS{} → {} ({})", rule.asn, intel.entity(a.entity).id, a.relationship);
+        let mut rule_text = format!(
+            "AS{} → {} ({})",
+            rule.asn,
+            intel.entity(a.entity).id,
+            a.relationship
+        );
         if !rule.note.is_empty() {
             rule_text = format!("{rule_text}: {}", rule.note);
         }
@@ -183,7 +202,10 @@ pub struct NameFacts {
 /// `name` must be normalised ([`cordon_index::domain::normalize`]).
 pub fn name(intel: &Intel, name: &str) -> NameFacts {
     let registrable = psl::domain_str(name).map(str::to_string);
-    let mut f = NameFacts { registrable, matches: Vec::new() };
+    let mut f = NameFacts {
+        registrable,
+        matches: Vec::new(),
+    };
     if let Some((suffix, rule)) = intel.lookup_domain(name) {
         let a = &rule.attribution;
         let mut chain = vec![
@@ -232,14 +254,23 @@ pub fn mac(intel: &Intel, mac: Mac) -> MacFacts {
     };
     let ieee = intel.dataset("ieee-registry");
     let date = ieee.map(|d| d.date.to_string()).unwrap_or_default();
-    let block_text = format!("{} ({}, {} bits)", block_prefix(b.prefix, b.bits), b.registry, b.bits);
+    let block_text = format!(
+        "{} ({}, {} bits)",
+        block_prefix(b.prefix, b.bits),
+        b.registry,
+        b.bits
+    );
     f.maker = Some(b.organization.to_string());
     f.block = Some(block_text.clone());
     if let Some(e) = b.entity {
         let mut chain = vec![
             Step::new("mac", mac.to_string()),
-            Step::new("block", block_text).source("ieee-registry").date(&date),
-            Step::new("organisation", b.organization.to_string()).source("ieee-registry").date(&date),
+            Step::new("block", block_text)
+                .source("ieee-registry")
+                .date(&date),
+            Step::new("organisation", b.organization.to_string())
+                .source("ieee-registry")
+                .date(&date),
             Step::new("rule", format!("registry name → {}", intel.entity(e).id)).source(&*b.source),
         ];
         company_steps(intel, e, &mut chain);
@@ -271,15 +302,33 @@ pub fn block_prefix(prefix: u64, bits: u8) -> String {
 /// Company names compared loosely: lowercase, punctuation dropped, legal-form words removed.
 pub fn company_key(s: &str) -> String {
     const FORMS: &[&str] = &[
-        "co", "company", "corp", "corporation", "inc", "incorporated", "ltd", "limited", "llc",
-        "plc", "holding", "holdings", "group", "sa", "ag", "gmbh", "the",
+        "co",
+        "company",
+        "corp",
+        "corporation",
+        "inc",
+        "incorporated",
+        "ltd",
+        "limited",
+        "llc",
+        "plc",
+        "holding",
+        "holdings",
+        "group",
+        "sa",
+        "ag",
+        "gmbh",
+        "the",
     ];
     let cleaned: String = s
         .to_lowercase()
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
         .collect();
-    let words: Vec<&str> = cleaned.split_whitespace().filter(|w| !FORMS.contains(w)).collect();
+    let words: Vec<&str> = cleaned
+        .split_whitespace()
+        .filter(|w| !FORMS.contains(w))
+        .collect();
     words.join(" ")
 }
 
@@ -334,20 +383,35 @@ mod tests {
     #[test]
     fn ranges_as_cidr_when_aligned() {
         let p = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(range_text(p("47.88.0.0"), p("47.88.255.255")), "47.88.0.0/16");
+        assert_eq!(
+            range_text(p("47.88.0.0"), p("47.88.255.255")),
+            "47.88.0.0/16"
+        );
         assert_eq!(range_text(p("1.2.3.4"), p("1.2.3.4")), "1.2.3.4/32");
-        assert_eq!(range_text(p("1.2.3.0"), p("1.2.4.255")), "1.2.3.0-1.2.4.255");
+        assert_eq!(
+            range_text(p("1.2.3.0"), p("1.2.4.255")),
+            "1.2.3.0-1.2.4.255"
+        );
         assert_eq!(range_text(p("0.0.0.0"), p("255.255.255.255")), "0.0.0.0/0");
         assert_eq!(
-            range_text(p("2400:3200::"), p("2400:3200:ffff:ffff:ffff:ffff:ffff:ffff")),
+            range_text(
+                p("2400:3200::"),
+                p("2400:3200:ffff:ffff:ffff:ffff:ffff:ffff")
+            ),
             "2400:3200::/32"
         );
-        assert_eq!(range_text(p("::"), p("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")), "::/0");
+        assert_eq!(
+            range_text(p("::"), p("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
+            "::/0"
+        );
     }
 
     #[test]
     fn company_keys() {
-        assert_eq!(company_key("Huawei Technologies Co., Ltd."), "huawei technologies");
+        assert_eq!(
+            company_key("Huawei Technologies Co., Ltd."),
+            "huawei technologies"
+        );
         assert_eq!(company_key("Alibaba Group Holding Limited"), "alibaba");
         assert_eq!(company_key("Alibaba Travel Company"), "alibaba travel");
         assert_eq!(block_prefix(0x188219 << 24, 24), "18:82:19");

@@ -37,7 +37,9 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Explain who is behind IP addresses, host names, MAC addresses or company names.
-    #[command(after_help = "Examples:\n  cordon explain 47.88.1.2\n  cordon explain img.alicdn.com qianfan.baidubce.com\n  cordon explain 44:19:b6:12:34:56     # a MAC: its maker from the IEEE registry\n  cordon explain 'China Telecom'       # a company: its parents and designations\n  cordon explain --format json 8.8.8.8 | jq .")]
+    #[command(
+        after_help = "Examples:\n  cordon explain 47.88.1.2\n  cordon explain img.alicdn.com qianfan.baidubce.com\n  cordon explain 44:19:b6:12:34:56     # a MAC: its maker from the IEEE registry\n  cordon explain 'China Telecom'       # a company: its parents and designations\n  cordon explain --format json 8.8.8.8 | jq ."
+    )]
     Explain(ExplainArgs),
     /// Show, import or rebuild the intel snapshot.
     #[command(subcommand)]
@@ -74,7 +76,9 @@ pub enum IntelCommand {
     /// npm package @ip-location-db/asn) and iptoasn TSV (ip2asn-v4.tsv, ip2asn-v6.tsv). Every
     /// row is checked before anything is replaced: a bad file is refused and the table in use
     /// stays.
-    #[command(after_help = "Example:\n  npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz\n  cordon intel import package/asn-ipv4.csv package/asn-ipv6.csv --date 2026-06-17")]
+    #[command(
+        after_help = "Example:\n  npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz\n  cordon intel import package/asn-ipv4.csv package/asn-ipv6.csv --date 2026-06-17"
+    )]
     Import {
         /// Dataset files; give the IPv4 and IPv6 files of one dataset together.
         #[arg(required = true, value_name = "FILE")]
@@ -89,7 +93,9 @@ pub enum IntelCommand {
     ///
     /// Checks every curated file first (a malformed row fails the build with file and line),
     /// then rewrites the derived files atomically and deterministically.
-    #[command(after_help = "Example (fetches the pinned datasets by package name):\n  eval \"$(scripts/fetch-intel-sources.sh)\"\n  cordon intel build --repo . --asn-v4 \"$ASN_V4\" --asn-v6 \"$ASN_V6\" --ieee-dir \"$IEEE_DIR\"")]
+    #[command(
+        after_help = "Example (fetches the pinned datasets by package name):\n  eval \"$(scripts/fetch-intel-sources.sh)\"\n  cordon intel build --repo . --asn-v4 \"$ASN_V4\" --asn-v6 \"$ASN_V6\" --ieee-dir \"$IEEE_DIR\""
+    )]
     Build {
         /// The repository root holding intel/.
         #[arg(long, value_name = "DIR", default_value = ".")]

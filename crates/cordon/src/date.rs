@@ -29,7 +29,11 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 /// Parses `YYYY-MM-DD` into days since the epoch.
 pub fn parse_days(s: &str) -> Option<i64> {
     let mut it = s.get(..10)?.split('-');
-    let (y, m, d) = (it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?);
+    let (y, m, d) = (
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    );
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -43,7 +47,9 @@ pub fn format_days(days: i64) -> String {
 
 /// Today, UTC, in days since the epoch.
 pub fn today() -> i64 {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     secs.div_euclid(86_400)
 }
 
@@ -68,12 +74,24 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for s in ["1970-01-01", "2000-02-29", "2026-11-26", "1969-12-31", "2100-03-01"] {
+        for s in [
+            "1970-01-01",
+            "2000-02-29",
+            "2026-11-26",
+            "1969-12-31",
+            "2100-03-01",
+        ] {
             assert_eq!(format_days(parse_days(s).unwrap()), s);
         }
-        assert_eq!(parse_days("2026-06-08").unwrap() - parse_days("2026-06-01").unwrap(), 7);
+        assert_eq!(
+            parse_days("2026-06-08").unwrap() - parse_days("2026-06-01").unwrap(),
+            7
+        );
         assert_eq!(parse_days("2026-13-01"), None);
         assert_eq!(rfc3339_micros(1_500_000), "1970-01-01T00:00:01.500Z");
-        assert_eq!(rfc3339_micros(1_764_115_200_000_000), "2025-11-26T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_micros(1_764_115_200_000_000),
+            "2025-11-26T00:00:00.000Z"
+        );
     }
 }

@@ -35,8 +35,11 @@ pub fn parse_target(intel: &Intel, raw: &str) -> Result<Target, String> {
             return Ok(Target::Ip(ip));
         }
     }
-    let hexish = t.bytes().all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'));
-    if hexish && (t.contains(':') || t.contains('-') || t.len() == 12 || t.matches('.').count() == 2)
+    let hexish = t
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'-' | b'.'));
+    if hexish
+        && (t.contains(':') || t.contains('-') || t.len() == 12 || t.matches('.').count() == 2)
     {
         if let Some(m) = Mac::parse(t) {
             return Ok(Target::Mac(m));
@@ -47,7 +50,9 @@ pub fn parse_target(intel: &Intel, raw: &str) -> Result<Target, String> {
     }
     // Something shaped like a dotted-quad that did not parse as an address is an error,
     // not a host name.
-    if t.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
+    if t.split('.')
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(format!("{raw:?}: not a valid IP address"));
     }
     let companies = attribute::company(intel, t);
@@ -61,12 +66,17 @@ pub fn parse_target(intel: &Intel, raw: &str) -> Result<Target, String> {
         return Ok(Target::Company(companies));
     }
     let hints = attribute::similar_companies(intel, t, 3);
-    let mut msg = format!(
-        "{raw:?}: not an IP address, MAC address, host name or known company name"
-    );
+    let mut msg =
+        format!("{raw:?}: not an IP address, MAC address, host name or known company name");
     if !hints.is_empty() {
-        let names: Vec<String> = hints.iter().map(|&i| intel.entity(i).id.to_string()).collect();
-        msg.push_str(&format!(" (similar companies, not matched: {})", names.join(", ")));
+        let names: Vec<String> = hints
+            .iter()
+            .map(|&i| intel.entity(i).id.to_string())
+            .collect();
+        msg.push_str(&format!(
+            " (similar companies, not matched: {})",
+            names.join(", ")
+        ));
     }
     Err(msg)
 }
@@ -81,7 +91,12 @@ pub struct Answer {
 }
 
 pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
-    let mut a = Answer { query: query.to_string(), kind: "", matches: Vec::new(), found: Vec::new() };
+    let mut a = Answer {
+        query: query.to_string(),
+        kind: "",
+        matches: Vec::new(),
+        found: Vec::new(),
+    };
     match target {
         Target::Ip(ip) => {
             a.kind = "ip";
@@ -96,7 +111,10 @@ pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
                 a.found.push(("prefix", p));
             }
             if let Some(d) = f.dataset {
-                a.found.push(("dataset", format!("{d} ({})", f.dataset_date.unwrap_or_default())));
+                a.found.push((
+                    "dataset",
+                    format!("{d} ({})", f.dataset_date.unwrap_or_default()),
+                ));
             }
             if f.asn.is_none() {
                 let why = if ip.is_loopback() || is_private(*ip) {
@@ -128,8 +146,13 @@ pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
                     "locally administered address (randomised or set locally): it names no maker"
                         .into(),
                 )),
-                "multicast" => a.found.push(("note", "group (multicast) address: it names no maker".into())),
-                "unknown" => a.found.push(("note", "no IEEE registry block holds this address".into())),
+                "multicast" => a.found.push((
+                    "note",
+                    "group (multicast) address: it names no maker".into(),
+                )),
+                "unknown" => a
+                    .found
+                    .push(("note", "no IEEE registry block holds this address".into())),
                 _ => {}
             }
             if let Some(b) = f.block {
@@ -153,12 +176,27 @@ pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
                     chain,
                 });
                 let e = intel.entity(id);
-                let asns = intel.asn_rules.iter().filter(|r| r.attribution.entity == id).count();
-                let doms = intel.domain_rules.iter().filter(|r| r.attribution.entity == id).count();
-                let macs = intel.mac_blocks.iter().filter(|b| b.entity == Some(id)).count();
+                let asns = intel
+                    .asn_rules
+                    .iter()
+                    .filter(|r| r.attribution.entity == id)
+                    .count();
+                let doms = intel
+                    .domain_rules
+                    .iter()
+                    .filter(|r| r.attribution.entity == id)
+                    .count();
+                let macs = intel
+                    .mac_blocks
+                    .iter()
+                    .filter(|b| b.entity == Some(id))
+                    .count();
                 a.found.push((
                     "footprint",
-                    format!("{}: {asns} ASNs, {doms} domain rules, {macs} MAC blocks", e.id),
+                    format!(
+                        "{}: {asns} ASNs, {doms} domain rules, {macs} MAC blocks",
+                        e.id
+                    ),
                 ));
             }
         }
@@ -168,10 +206,17 @@ pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
 
 fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(a) => a.is_private() || a.is_link_local() || a.is_unspecified() || a.is_broadcast()
-            || (a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64),
+        IpAddr::V4(a) => {
+            a.is_private()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || (a.octets()[0] == 100 && (a.octets()[1] & 0xc0) == 64)
+        }
         IpAddr::V6(a) => {
-            (a.segments()[0] & 0xfe00) == 0xfc00 || (a.segments()[0] & 0xffc0) == 0xfe80 || a.is_unspecified()
+            (a.segments()[0] & 0xfe00) == 0xfc00
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+                || a.is_unspecified()
         }
     }
 }
@@ -182,7 +227,11 @@ fn designations_json(intel: &Intel, id: EntityId) -> Vec<Value> {
         .iter()
         .map(|d| {
             let x = d.designation;
-            let date = if x.date_added.is_empty() { &x.edition } else { &x.date_added };
+            let date = if x.date_added.is_empty() {
+                &x.edition
+            } else {
+                &x.date_added
+            };
             json!({
                 "list": &*x.list,
                 "date": &**date,
@@ -236,15 +285,26 @@ pub fn to_json(intel: &Intel, a: &Answer) -> Value {
 }
 
 pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{}  {}", paint(Style::Bold, &a.query), paint(Style::Dim, a.kind))?;
+    writeln!(
+        out,
+        "{}  {}",
+        paint(Style::Bold, &a.query),
+        paint(Style::Dim, a.kind)
+    )?;
     if a.matches.is_empty() {
         writeln!(out, "  {}", paint(Style::Good, "no company of concern"))?;
     }
     for m in &a.matches {
         let e = intel.entity(m.entity);
         let g = intel.entity(intel.group(m.entity));
-        let rel = m.relationship.map_or("named".to_string(), |r| r.as_str().to_string());
-        let svc = m.service.as_deref().map(|s| format!(", {s}")).unwrap_or_default();
+        let rel = m
+            .relationship
+            .map_or("named".to_string(), |r| r.as_str().to_string());
+        let svc = m
+            .service
+            .as_deref()
+            .map(|s| format!(", {s}"))
+            .unwrap_or_default();
         writeln!(
             out,
             "  {} {} ({}) — {}{svc}, confidence {:.2}, group {}",
@@ -267,7 +327,11 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
         }
         let ds = intel.designations(m.entity);
         if ds.is_empty() {
-            writeln!(out, "    {:<13} none on the lists cordon carries", "designations")?;
+            writeln!(
+                out,
+                "    {:<13} none on the lists cordon carries",
+                "designations"
+            )?;
         }
         for d in ds {
             let x = d.designation;
@@ -276,7 +340,11 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
             } else {
                 String::new()
             };
-            let date = if x.date_added.is_empty() { &x.edition } else { &x.date_added };
+            let date = if x.date_added.is_empty() {
+                &x.edition
+            } else {
+                &x.date_added
+            };
             writeln!(
                 out,
                 "    {:<13} {} {} since {}{held}  {}",

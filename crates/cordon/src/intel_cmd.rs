@@ -78,7 +78,12 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
             }
             Ok(Outcome::Ok)
         }
-        IntelCommand::Build { repo, asn_v4, asn_v6, ieee_dir } => {
+        IntelCommand::Build {
+            repo,
+            asn_v4,
+            asn_v6,
+            ieee_dir,
+        } => {
             let inputs = crate::intel::build::BuildInputs {
                 intel_dir: repo.join("intel"),
                 asn_v4_csv: asn_v4.clone(),
@@ -99,7 +104,8 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
 
 fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outcome> {
     let dir = data_dir(g).context("no data folder: set --data-dir or HOME")?;
-    let (table, format) = store::parse_files(files).context("import refused; the table in use is unchanged")?;
+    let (table, format) =
+        store::parse_files(files).context("import refused; the table in use is unchanged")?;
     let date = match date_arg {
         Some(d) => {
             if date::parse_days(d).is_none() {
@@ -129,7 +135,10 @@ fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outco
     // Build the index once before installing: what is installed must load.
     let mut check = cordon_index::IntelBuilder::new();
     check.ip_ranges("import-check", table.v4.clone(), table.v6.clone());
-    check.freeze().map_err(anyhow::Error::new).context("import refused: the ranges do not build")?;
+    check
+        .freeze()
+        .map_err(anyhow::Error::new)
+        .context("import refused: the ranges do not build")?;
     store::write(&dir, &info, &table)?;
     println!(
         "imported {} IPv4 and {} IPv6 ranges ({} dataset, dated {}) into {}",
@@ -164,7 +173,12 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         None => "bundled with this cordon".to_string(),
     };
     let ip_table = match &loaded.import {
-        Some(i) => format!("imported {} table dated {} ({} files)", i.format, i.date, i.files.len()),
+        Some(i) => format!(
+            "imported {} table dated {} ({} files)",
+            i.format,
+            i.date,
+            i.files.len()
+        ),
         None => "bundled subset: ranges of ASNs of concern only".to_string(),
     };
     if format == Format::Json {
@@ -189,7 +203,11 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let mut out = anstream::stdout().lock();
-    writeln!(out, "{}  {source}, loaded in {load_ms:.0} ms", paint(Style::Bold, "intel"))?;
+    writeln!(
+        out,
+        "{}  {source}, loaded in {load_ms:.0} ms",
+        paint(Style::Bold, "intel")
+    )?;
     writeln!(out, "  ip table      {ip_table}")?;
     writeln!(
         out,
@@ -207,7 +225,13 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         } else {
             String::new()
         };
-        writeln!(out, "  {:<24} {:<12} {age_text}{flag}  {}", d.id, d.date, paint(Style::Dim, &d.name))?;
+        writeln!(
+            out,
+            "  {:<24} {:<12} {age_text}{flag}  {}",
+            d.id,
+            d.date,
+            paint(Style::Dim, &d.name)
+        )?;
     }
     if stale_n > 0 {
         writeln!(
@@ -217,7 +241,11 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         )?;
     }
     if let Some(e) = &loaded.import_error {
-        writeln!(out, "{}: imported table not used: {e}", paint(Style::Alert, "warning"))?;
+        writeln!(
+            out,
+            "{}: imported table not used: {e}",
+            paint(Style::Alert, "warning")
+        )?;
     }
     Ok(Outcome::Ok)
 }

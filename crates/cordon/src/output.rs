@@ -19,7 +19,9 @@ pub fn paint(style: Style, text: &str) -> String {
     let s = match style {
         Style::Bold => anstyle::Style::new().effects(Effects::BOLD),
         Style::Dim => anstyle::Style::new().effects(Effects::DIMMED),
-        Style::Alert => anstyle::Style::new().fg_color(Some(AnsiColor::Red.into())).effects(Effects::BOLD),
+        Style::Alert => anstyle::Style::new()
+            .fg_color(Some(AnsiColor::Red.into()))
+            .effects(Effects::BOLD),
         Style::Good => anstyle::Style::new().fg_color(Some(AnsiColor::Green.into())),
     };
     format!("{s}{text}{s:#}")

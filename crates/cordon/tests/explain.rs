@@ -8,7 +8,10 @@ use std::process::Command;
 fn cordon() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cordon"));
     // Never read a developer's imported table: the test is about the bundled snapshot.
-    c.env("CORDON_DATA_DIR", std::env::temp_dir().join("cordon-explain-test-empty"));
+    c.env(
+        "CORDON_DATA_DIR",
+        std::env::temp_dir().join("cordon-explain-test-empty"),
+    );
     c.env_remove("CORDON_INTEL_DIR");
     c
 }
@@ -22,8 +25,18 @@ fn explain_table() {
         .map(|l| l.split('\t').collect())
         .collect();
     let targets: Vec<&str> = rows.iter().map(|r| r[0]).collect();
-    let out = cordon().arg("explain").arg("--format").arg("json").args(&targets).output().unwrap();
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = cordon()
+        .arg("explain")
+        .arg("--format")
+        .arg("json")
+        .args(&targets)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let answers: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -32,17 +45,24 @@ fn explain_table() {
     assert_eq!(answers.len(), rows.len());
     let mut failures = Vec::new();
     for (row, ans) in rows.iter().zip(&answers) {
-        let (target, entity, group, rel) = (row[0], row[1], row[2], row.get(3).copied().unwrap_or("-"));
+        let (target, entity, group, rel) =
+            (row[0], row[1], row[2], row.get(3).copied().unwrap_or("-"));
         assert_eq!(ans["query"], target);
         let matches = ans["matches"].as_array().unwrap();
         if group == "-" {
             if !matches.is_empty() {
-                failures.push(format!("{target}: expected no match, got {}", ans["matches"]));
+                failures.push(format!(
+                    "{target}: expected no match, got {}",
+                    ans["matches"]
+                ));
             }
             continue;
         }
         let Some(m) = matches.first() else {
-            failures.push(format!("{target}: expected {group}, got no match ({})", ans["found"]));
+            failures.push(format!(
+                "{target}: expected {group}, got no match ({})",
+                ans["found"]
+            ));
             continue;
         };
         let ok = (entity == "-" || m["entity"] == entity)
@@ -55,17 +75,32 @@ fn explain_table() {
             ));
         }
         // Every match explains itself: a chain with sources, and designations with sources.
-        assert!(!m["chain"].as_array().unwrap().is_empty(), "{target}: empty chain");
+        assert!(
+            !m["chain"].as_array().unwrap().is_empty(),
+            "{target}: empty chain"
+        );
         for d in m["designations"].as_array().unwrap() {
-            assert!(d["source"].as_str().is_some_and(|s| s.starts_with("http")), "{target}: {d}");
+            assert!(
+                d["source"].as_str().is_some_and(|s| s.starts_with("http")),
+                "{target}: {d}"
+            );
         }
     }
-    assert!(failures.is_empty(), "{} of {} targets wrong:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} targets wrong:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn designations_reach_subsidiaries() {
-    let out = cordon().args(["explain", "--format", "json", "47.88.1.2"]).output().unwrap();
+    let out = cordon()
+        .args(["explain", "--format", "json", "47.88.1.2"])
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let lists: Vec<&str> = v["matches"][0]["designations"]
         .as_array()
@@ -81,7 +116,15 @@ fn designations_reach_subsidiaries() {
 #[test]
 fn a_bad_target_is_named_and_the_others_answered() {
     let out = cordon()
-        .args(["explain", "--format", "json", "47.88.1.2", "999.1.1.1", "no such thing!", "dji.com"])
+        .args([
+            "explain",
+            "--format",
+            "json",
+            "47.88.1.2",
+            "999.1.1.1",
+            "no such thing!",
+            "dji.com",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -92,7 +135,12 @@ fn a_bad_target_is_named_and_the_others_answered() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let queries: Vec<String> = stdout
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["query"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["query"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(queries, ["47.88.1.2", "dji.com"]);
 }
@@ -101,6 +149,9 @@ fn a_bad_target_is_named_and_the_others_answered() {
 fn text_output_has_no_colour_when_piped() {
     let out = cordon().args(["explain", "47.88.1.2"]).output().unwrap();
     let s = String::from_utf8(out.stdout).unwrap();
-    assert!(s.contains("alibaba-cloud") && s.contains("dod-1260h"), "{s}");
+    assert!(
+        s.contains("alibaba-cloud") && s.contains("dod-1260h"),
+        "{s}"
+    );
     assert!(!s.contains('\x1b'), "escape codes in piped output");
 }

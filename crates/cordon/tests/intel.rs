@@ -23,7 +23,11 @@ fn cordon(data: &Path, args: &[&str]) -> Output {
 
 fn explain_found(data: &Path, target: &str) -> Value {
     let out = cordon(data, &["explain", "--format", "json", target]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice::<Value>(&out.stdout).unwrap()
 }
 
@@ -38,25 +42,52 @@ fn import_status_and_reset() {
     )
     .unwrap();
     let v6 = dir.join("asn-ipv6.csv");
-    std::fs::write(&v6, "2001:4860::,2001:4860:ffff:ffff:ffff:ffff:ffff:ffff,15169,Google LLC\n").unwrap();
+    std::fs::write(
+        &v6,
+        "2001:4860::,2001:4860:ffff:ffff:ffff:ffff:ffff:ffff,15169,Google LLC\n",
+    )
+    .unwrap();
 
     // Before: the bundled subset does not know Google.
     assert!(explain_found(&data, "8.8.8.8")["found"]["asn"].is_null());
 
-    let out = cordon(&data, &["intel", "import", v4.to_str().unwrap(), v6.to_str().unwrap(), "--date", "2026-06-17"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cordon(
+        &data,
+        &[
+            "intel",
+            "import",
+            v4.to_str().unwrap(),
+            v6.to_str().unwrap(),
+            "--date",
+            "2026-06-17",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j = explain_found(&data, "8.8.8.8");
     assert_eq!(j["found"]["asn"], "AS15169");
     assert_eq!(j["found"]["organisation"], "Google LLC");
     assert!(j["matches"].as_array().unwrap().is_empty());
-    assert_eq!(explain_found(&data, "2001:4860::8888")["found"]["asn"], "AS15169");
+    assert_eq!(
+        explain_found(&data, "2001:4860::8888")["found"]["asn"],
+        "AS15169"
+    );
     // Attribution of concern still works through the imported table.
-    assert_eq!(explain_found(&data, "47.88.1.2")["matches"][0]["entity"], "alibaba-cloud");
+    assert_eq!(
+        explain_found(&data, "47.88.1.2")["matches"][0]["entity"],
+        "alibaba-cloud"
+    );
 
     let st = cordon(&data, &["intel", "status", "--format", "json"]);
     let st: Value = serde_json::from_slice(&st.stdout).unwrap();
     assert_eq!(st["counts"]["ipv4_ranges"], 2);
-    assert!(st["ip_table"].as_str().unwrap().contains("2026-06-17"), "{st}");
+    assert!(
+        st["ip_table"].as_str().unwrap().contains("2026-06-17"),
+        "{st}"
+    );
 
     // A malformed dataset is refused, naming file and line; the import in use stays.
     let bad = dir.join("bad.csv");
@@ -64,11 +95,17 @@ fn import_status_and_reset() {
     let out = cordon(&data, &["intel", "import", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.csv:2") && err.contains("unchanged"), "{err}");
+    assert!(
+        err.contains("bad.csv:2") && err.contains("unchanged"),
+        "{err}"
+    );
     assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
 
     // A missing dataset likewise.
-    let out = cordon(&data, &["intel", "import", dir.join("nope.csv").to_str().unwrap()]);
+    let out = cordon(
+        &data,
+        &["intel", "import", dir.join("nope.csv").to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
 

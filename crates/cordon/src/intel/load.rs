@@ -7,8 +7,8 @@
 use super::store;
 use anyhow::{bail, Context, Result};
 use cordon_index::{
-    AsRange, AsnRule, Attribution, Confidence, Dataset, Designation, DomainRule, EntityRow,
-    Intel, IntelBuilder, MacBlock, Relationship, Status,
+    AsRange, AsnRule, Attribution, Confidence, Dataset, Designation, DomainRule, EntityRow, Intel,
+    IntelBuilder, MacBlock, Relationship, Status,
 };
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -16,15 +16,39 @@ use std::path::{Path, PathBuf};
 
 /// The bundled files, by their path relative to the repository root.
 const BUNDLED: &[(&str, &str)] = &[
-    ("intel/companies.csv", include_str!("../../../../intel/companies.csv")),
-    ("intel/designations.csv", include_str!("../../../../intel/designations.csv")),
+    (
+        "intel/companies.csv",
+        include_str!("../../../../intel/companies.csv"),
+    ),
+    (
+        "intel/designations.csv",
+        include_str!("../../../../intel/designations.csv"),
+    ),
     ("intel/asn.csv", include_str!("../../../../intel/asn.csv")),
-    ("intel/domains.csv", include_str!("../../../../intel/domains.csv")),
-    ("intel/datasets.csv", include_str!("../../../../intel/datasets.csv")),
-    ("intel/derived/prefixes-v4.csv", include_str!("../../../../intel/derived/prefixes-v4.csv")),
-    ("intel/derived/prefixes-v6.csv", include_str!("../../../../intel/derived/prefixes-v6.csv")),
-    ("intel/derived/oui.csv", include_str!("../../../../intel/derived/oui.csv")),
-    ("intel/derived/ieee-makers.csv", include_str!("../../../../intel/derived/ieee-makers.csv")),
+    (
+        "intel/domains.csv",
+        include_str!("../../../../intel/domains.csv"),
+    ),
+    (
+        "intel/datasets.csv",
+        include_str!("../../../../intel/datasets.csv"),
+    ),
+    (
+        "intel/derived/prefixes-v4.csv",
+        include_str!("../../../../intel/derived/prefixes-v4.csv"),
+    ),
+    (
+        "intel/derived/prefixes-v6.csv",
+        include_str!("../../../../intel/derived/prefixes-v6.csv"),
+    ),
+    (
+        "intel/derived/oui.csv",
+        include_str!("../../../../intel/derived/oui.csv"),
+    ),
+    (
+        "intel/derived/ieee-makers.csv",
+        include_str!("../../../../intel/derived/ieee-makers.csv"),
+    ),
 ];
 
 /// The id under which the bundled subset of the IP → AS dataset is known.
@@ -90,7 +114,11 @@ pub fn load(source: &Source, data_dir: Option<&Path>) -> Result<Loaded> {
         }
     }
     let intel = b.freeze().map_err(anyhow::Error::new)?;
-    Ok(Loaded { intel, import, import_error })
+    Ok(Loaded {
+        intel,
+        import,
+        import_error,
+    })
 }
 
 /// Where a row is: formatted as `file:line` only when needed (an error, a row that keeps its
@@ -115,8 +143,13 @@ fn rows(
     mut f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
 ) -> Result<()> {
     let (path, text) = source.read(name)?;
-    let mut r = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-    let got = r.headers().with_context(|| format!("{path}:1: unreadable header"))?.clone();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let got = r
+        .headers()
+        .with_context(|| format!("{path}:1: unreadable header"))?
+        .clone();
     if got.iter().collect::<Vec<_>>() != header {
         bail!(
             "{path}:1: expected header {:?}, found {:?}",
@@ -134,7 +167,10 @@ fn rows(
                 bail!("{path}:{line}: {e}");
             }
         }
-        let at = At { path: &path, line: rec.position().map_or(0, |p| p.line()) };
+        let at = At {
+            path: &path,
+            line: rec.position().map_or(0, |p| p.line()),
+        };
         f(at, &rec).with_context(|| at.to_string())?;
     }
     Ok(())
@@ -159,18 +195,32 @@ fn relationship(s: &str) -> Result<Relationship> {
 }
 
 fn confidence(s: &str) -> Result<Confidence> {
-    Confidence::parse(s).with_context(|| format!("confidence {s:?} is not one of high, medium, low"))
+    Confidence::parse(s)
+        .with_context(|| format!("confidence {s:?} is not one of high, medium, low"))
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(';').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect()
+    s.split(';')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
     rows(
         source,
         "intel/companies.csv",
-        &["id", "name", "aliases", "country", "parent", "link", "ownership", "source"],
+        &[
+            "id",
+            "name",
+            "aliases",
+            "country",
+            "parent",
+            "link",
+            "ownership",
+            "source",
+        ],
         |at, r| {
             let ownership = match field(r, 6) {
                 "" => None,
@@ -201,14 +251,23 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
     rows(
         source,
         "intel/designations.csv",
-        &["entity", "list", "edition", "date_added", "status", "source", "note"],
+        &[
+            "entity",
+            "list",
+            "edition",
+            "date_added",
+            "status",
+            "source",
+            "note",
+        ],
         |at, r| {
             let list = required(r, 1, "list")?;
             if !is_list_id(list) {
                 bail!("list {list:?} is not a known list id");
             }
-            let status = Status::parse(field(r, 4))
-                .with_context(|| format!("status {:?} is not designated or reported", field(r, 4)))?;
+            let status = Status::parse(field(r, 4)).with_context(|| {
+                format!("status {:?} is not designated or reported", field(r, 4))
+            })?;
             b.designation(
                 &at.to_string(),
                 required(r, 0, "entity")?,
@@ -228,7 +287,15 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
     rows(
         source,
         "intel/asn.csv",
-        &["asn", "as_org", "entity", "relationship", "confidence", "source", "note"],
+        &[
+            "asn",
+            "as_org",
+            "entity",
+            "relationship",
+            "confidence",
+            "source",
+            "note",
+        ],
         |at, r| {
             let asn = parse_asn(required(r, 0, "asn")?)?;
             b.asn_rule(
@@ -252,7 +319,14 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
     rows(
         source,
         "intel/domains.csv",
-        &["suffix", "entity", "relationship", "service", "confidence", "source"],
+        &[
+            "suffix",
+            "entity",
+            "relationship",
+            "service",
+            "confidence",
+            "source",
+        ],
         |at, r| {
             b.domain_rule(
                 &at.to_string(),
@@ -332,29 +406,41 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         },
     )?;
     let mut v4 = Vec::new();
-    rows(source, "intel/derived/prefixes-v4.csv", &["start", "end", "asn"], |_, r| {
-        let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
-        match (start, end) {
-            (IpAddr::V4(s), IpAddr::V4(e)) => {
-                v4.push(AsRange { start: u32::from(s), end: u32::from(e), asn: parse_asn(field(r, 2))? })
+    rows(
+        source,
+        "intel/derived/prefixes-v4.csv",
+        &["start", "end", "asn"],
+        |_, r| {
+            let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
+            match (start, end) {
+                (IpAddr::V4(s), IpAddr::V4(e)) => v4.push(AsRange {
+                    start: u32::from(s),
+                    end: u32::from(e),
+                    asn: parse_asn(field(r, 2))?,
+                }),
+                _ => bail!("not an IPv4 range"),
             }
-            _ => bail!("not an IPv4 range"),
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     let mut v6 = Vec::new();
-    rows(source, "intel/derived/prefixes-v6.csv", &["start", "end", "asn"], |_, r| {
-        let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
-        match (start, end) {
-            (IpAddr::V6(s), IpAddr::V6(e)) => v6.push(AsRange {
-                start: u128::from(s),
-                end: u128::from(e),
-                asn: parse_asn(field(r, 2))?,
-            }),
-            _ => bail!("not an IPv6 range"),
-        }
-        Ok(())
-    })?;
+    rows(
+        source,
+        "intel/derived/prefixes-v6.csv",
+        &["start", "end", "asn"],
+        |_, r| {
+            let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
+            match (start, end) {
+                (IpAddr::V6(s), IpAddr::V6(e)) => v6.push(AsRange {
+                    start: u128::from(s),
+                    end: u128::from(e),
+                    asn: parse_asn(field(r, 2))?,
+                }),
+                _ => bail!("not an IPv6 range"),
+            }
+            Ok(())
+        },
+    )?;
     b.ip_ranges(BUNDLED_IP_DATASET, v4, v6);
     Ok(())
 }
@@ -382,7 +468,9 @@ fn check_date(s: &str) -> Result<&str> {
         || (b.len() == 10
             && b[4] == b'-'
             && b[7] == b'-'
-            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()));
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()));
     if !ok {
         bail!("date {s:?} is not YYYY-MM-DD");
     }
@@ -390,13 +478,21 @@ fn check_date(s: &str) -> Result<&str> {
 }
 
 fn parse_asn(s: &str) -> Result<u32> {
-    let t = s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s);
-    t.parse::<u32>().with_context(|| format!("AS number {s:?} is not a number"))
+    let t = s
+        .strip_prefix("AS")
+        .or_else(|| s.strip_prefix("as"))
+        .unwrap_or(s);
+    t.parse::<u32>()
+        .with_context(|| format!("AS number {s:?} is not a number"))
 }
 
 fn ip_pair(s: &str, e: &str) -> Result<(IpAddr, IpAddr)> {
-    let a: IpAddr = s.parse().with_context(|| format!("{s:?} is not an IP address"))?;
-    let b: IpAddr = e.parse().with_context(|| format!("{e:?} is not an IP address"))?;
+    let a: IpAddr = s
+        .parse()
+        .with_context(|| format!("{s:?} is not an IP address"))?;
+    let b: IpAddr = e
+        .parse()
+        .with_context(|| format!("{e:?} is not an IP address"))?;
     if a > b {
         bail!("range start {a} is after its end {b}");
     }
@@ -425,8 +521,16 @@ pub(crate) mod tests {
         write(dir, "intel/asn.csv", "asn,as_org,entity,relationship,confidence,source,note\n45102,\"Alibaba (US) Technology Co., Ltd.\",alibaba-cloud,hosted-on,high,ip-location-db-asn,\n");
         write(dir, "intel/domains.csv", "suffix,entity,relationship,service,confidence,source\naliyuncs.com,alibaba-cloud,hosted-on,cloud,high,https://z\ndashscope.aliyuncs.com,alibaba-cloud,operated-by,ai-model-api,high,https://w\n");
         write(dir, "intel/datasets.csv", "id,name,version,date,url,licence,credit\nip-location-db-asn,ip-location-db asn,2.3.2026061719,2026-06-17,https://www.npmjs.com/package/@ip-location-db/asn,CC BY 4.0,RouteViews; NRO; DB-IP (https://db-ip.com)\n");
-        write(dir, "intel/derived/prefixes-v4.csv", "start,end,asn\n47.88.0.0,47.88.255.255,45102\n");
-        write(dir, "intel/derived/prefixes-v6.csv", "start,end,asn\n2400:3200::,2400:3200:ffff:ffff:ffff:ffff:ffff:ffff,45102\n");
+        write(
+            dir,
+            "intel/derived/prefixes-v4.csv",
+            "start,end,asn\n47.88.0.0,47.88.255.255,45102\n",
+        );
+        write(
+            dir,
+            "intel/derived/prefixes-v6.csv",
+            "start,end,asn\n2400:3200::,2400:3200:ffff:ffff:ffff:ffff:ffff:ffff,45102\n",
+        );
         write(dir, "intel/derived/oui.csv", "prefix,registry,organization,entity,source\n188219,MA-L,Alibaba Cloud Computing Ltd.,alibaba-cloud,ieee-registry\n");
         write(dir, "intel/derived/ieee-makers.csv", "prefix,registry,organization\n188219,MA-L,Alibaba Cloud Computing Ltd.\n000C29,MA-L,\"VMware, Inc.\"\n");
     }
@@ -440,7 +544,10 @@ pub(crate) mod tests {
         assert_eq!(m.asn.asn, 45102);
         assert!(m.asn.rule.is_some());
         let (suffix, rule) = l.intel.lookup_domain("dashscope.aliyuncs.com").unwrap();
-        assert_eq!((suffix, &*rule.service), ("dashscope.aliyuncs.com", "ai-model-api"));
+        assert_eq!(
+            (suffix, &*rule.service),
+            ("dashscope.aliyuncs.com", "ai-model-api")
+        );
         let (_, block) = l.intel.lookup_mac([0x00, 0x0c, 0x29, 1, 2, 3]);
         assert_eq!(&*block.unwrap().organization, "VMware, Inc.");
         let (_, block) = l.intel.lookup_mac([0x18, 0x82, 0x19, 1, 2, 3]);
@@ -463,7 +570,10 @@ pub(crate) mod tests {
             let dir = tempdir();
             fixture(&dir);
             write(&dir, file, text);
-            let e = format!("{:#}", load(&Source::Dir(dir.clone()), None).err().expect(file));
+            let e = format!(
+                "{:#}",
+                load(&Source::Dir(dir.clone()), None).err().expect(file)
+            );
             assert!(e.contains(want_origin), "{file}: {e}");
             assert!(e.contains(want_msg), "{file}: {e}");
         }

@@ -49,8 +49,18 @@ impl ImportInfo {
                 "CC BY 4.0",
                 "RouteViews; NRO; DB-IP (https://db-ip.com)",
             ),
-            "iptoasn" => ("iptoasn (imported full table)", "https://iptoasn.com", "PDDL", "iptoasn.com"),
-            _ => ("MaxMind GeoLite2 ASN (imported)", "https://www.maxmind.com", "GeoLite2 EULA", "MaxMind"),
+            "iptoasn" => (
+                "iptoasn (imported full table)",
+                "https://iptoasn.com",
+                "PDDL",
+                "iptoasn.com",
+            ),
+            _ => (
+                "MaxMind GeoLite2 ASN (imported)",
+                "https://www.maxmind.com",
+                "GeoLite2 EULA",
+                "MaxMind",
+            ),
         };
         Dataset {
             id: self.dataset_id().into(),
@@ -89,12 +99,16 @@ pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
     let mut table = Table::default();
     let mut format: Option<&'static str> = None;
     for path in files {
-        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
         if bytes.is_empty() {
             bail!("{}: file is empty", path.display());
         }
         let f = if bytes.starts_with(b"\x1f\x8b") {
-            bail!("{}: gzip-compressed; decompress it first (gunzip)", path.display());
+            bail!(
+                "{}: gzip-compressed; decompress it first (gunzip)",
+                path.display()
+            );
         } else if find(&bytes, b"\xab\xcd\xefMaxMind.com").is_some() {
             bail!(
                 "{}: MaxMind mmdb import is not supported yet; export it to CSV or use ip-location-db / iptoasn",
@@ -104,12 +118,23 @@ pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
             parse_text(path, &bytes, &mut table)?
         };
         if format.is_some_and(|g| g != f) {
-            bail!("{}: is {f}, but earlier files were {}", path.display(), format.unwrap_or(""));
+            bail!(
+                "{}: is {f}, but earlier files were {}",
+                path.display(),
+                format.unwrap_or("")
+            );
         }
         format = Some(f);
     }
     if table.v4.is_empty() && table.v6.is_empty() {
-        bail!("no ranges found in {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "no ranges found in {}",
+            files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     Ok((table, format.unwrap_or("unknown").to_string()))
 }
@@ -121,8 +146,13 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// ip-location-db CSV (`start,end,asn,org`, addresses as text or as integers) or iptoasn TSV
 /// (`start\tend\tasn\tcountry\torg`).
 fn parse_text(path: &Path, bytes: &[u8], table: &mut Table) -> Result<&'static str> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| anyhow::anyhow!("{}: byte {}: not UTF-8 text", path.display(), e.valid_up_to()))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: byte {}: not UTF-8 text",
+            path.display(),
+            e.valid_up_to()
+        )
+    })?;
     let first = text.lines().next().unwrap_or("");
     let tsv = first.contains('\t');
     let format = if tsv { "iptoasn" } else { "ip-location-db" };
@@ -162,9 +192,20 @@ fn parse_text(path: &Path, bytes: &[u8], table: &mut Table) -> Result<&'static s
             _ => bail!("{}: {s:?} - {e:?} is not an address range", ctx()),
         };
         match (s, e) {
-            (Addr::V4(s), Addr::V4(e)) if s <= e => table.v4.push(AsRange { start: s, end: e, asn }),
-            (Addr::V6(s), Addr::V6(e)) if s <= e => table.v6.push(AsRange { start: s, end: e, asn }),
-            _ => bail!("{}: range start is after its end, or mixes IPv4 and IPv6", ctx()),
+            (Addr::V4(s), Addr::V4(e)) if s <= e => table.v4.push(AsRange {
+                start: s,
+                end: e,
+                asn,
+            }),
+            (Addr::V6(s), Addr::V6(e)) if s <= e => table.v6.push(AsRange {
+                start: s,
+                end: e,
+                asn,
+            }),
+            _ => bail!(
+                "{}: range start is after its end, or mixes IPv4 and IPv6",
+                ctx()
+            ),
         }
         if !name.is_empty() {
             let mut n = name.to_string();
@@ -199,7 +240,9 @@ fn parse_addr(s: &str) -> Option<Addr> {
 
 /// FNV-1a, 64-bit: detects truncation and bit rot in the stored table.
 fn checksum(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 fn encode(table: &Table) -> Vec<u8> {
@@ -239,7 +282,9 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
-        let Some(end) = end else { bail!("truncated at byte {}", self.at) };
+        let Some(end) = end else {
+            bail!("truncated at byte {}", self.at)
+        };
         let s = &self.data[self.at..end];
         self.at = end;
         Ok(s)
@@ -274,16 +319,30 @@ fn decode(data: &[u8]) -> Result<Table> {
     let mut c = Cursor { data: body, at: 0 };
     let (n4, n6, nn) = (c.u64()? as usize, c.u64()? as usize, c.u64()? as usize);
     // Counts are checked against the bytes actually present before anything is allocated.
-    let need = n4.checked_mul(12).and_then(|a| n6.checked_mul(36).and_then(|b| a.checked_add(b)));
+    let need = n4
+        .checked_mul(12)
+        .and_then(|a| n6.checked_mul(36).and_then(|b| a.checked_add(b)));
     if need.is_none_or(|n| n > body.len()) {
         bail!("range counts exceed the file size");
     }
-    let mut t = Table { v4: Vec::with_capacity(n4), v6: Vec::with_capacity(n6), names: BTreeMap::new() };
+    let mut t = Table {
+        v4: Vec::with_capacity(n4),
+        v6: Vec::with_capacity(n6),
+        names: BTreeMap::new(),
+    };
     for _ in 0..n4 {
-        t.v4.push(AsRange { start: c.u32()?, end: c.u32()?, asn: c.u32()? });
+        t.v4.push(AsRange {
+            start: c.u32()?,
+            end: c.u32()?,
+            asn: c.u32()?,
+        });
     }
     for _ in 0..n6 {
-        t.v6.push(AsRange { start: c.u128()?, end: c.u128()?, asn: c.u32()? });
+        t.v6.push(AsRange {
+            start: c.u128()?,
+            end: c.u128()?,
+            asn: c.u32()?,
+        });
     }
     for _ in 0..nn {
         let asn = c.u32()?;
@@ -366,8 +425,16 @@ mod tests {
         let dir = tempdir();
         let cases: [(&str, &[u8], &str); 5] = [
             ("empty.csv", b"", "file is empty"),
-            ("bad-asn.csv", b"1.0.0.0,1.0.0.255,13335,x\n1.0.1.0,1.0.1.255,AS1x,y\n", "bad-asn.csv:2 (byte 26): AS number"),
-            ("bad-range.csv", b"1.0.0.0,1.0.0.255,1,x\n1.0.1.9,1.0.1.0,2,y\n", "bad-range.csv:2"),
+            (
+                "bad-asn.csv",
+                b"1.0.0.0,1.0.0.255,13335,x\n1.0.1.0,1.0.1.255,AS1x,y\n",
+                "bad-asn.csv:2 (byte 26): AS number",
+            ),
+            (
+                "bad-range.csv",
+                b"1.0.0.0,1.0.0.255,1,x\n1.0.1.9,1.0.1.0,2,y\n",
+                "bad-range.csv:2",
+            ),
             ("gz.csv", b"\x1f\x8b\x08\x00", "gzip"),
             ("header-only.csv", b"start,end,asn,org\n", "no ranges found"),
         ];
@@ -382,7 +449,11 @@ mod tests {
     #[test]
     fn corrupt_store_is_detected() {
         let t = Table {
-            v4: vec![AsRange { start: 1, end: 2, asn: 3 }],
+            v4: vec![AsRange {
+                start: 1,
+                end: 2,
+                asn: 3,
+            }],
             v6: vec![],
             names: [(3, "x".to_string())].into(),
         };
