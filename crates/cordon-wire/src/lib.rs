@@ -24,6 +24,7 @@ pub mod aws;
 pub mod csvlog;
 pub mod eve;
 pub mod zeek;
+mod logtext;
 
 // Content sniffing across all formats.
 pub mod detect;
