@@ -75,13 +75,16 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
 }
 
-/// NetFlow v5 (count 1..=30, length 24 + 48·count), v9 (count < 1000, sane uptime) or IPFIX
+/// NetFlow v5 (count 1..=30 and length 24 + 48·count, or a whole number of records), v9 (count < 1000, sane uptime) or IPFIX
 /// (length ≥ 16 and not beyond a datagram) header at the start.
 fn looks_like_netflow(b: &[u8]) -> bool {
     match be16(b, 0) {
         Some(5) => {
             let Some(count) = be16(b, 2) else { return false };
-            (1..=30).contains(&count) && b.len() >= 24 + 48 * count as usize
+            // A datagram with a corrupt count is still a v5 datagram (to be reported as
+            // such by the decoder) when its length is a whole number of records.
+            ((1..=30).contains(&count) && b.len() >= 24 + 48 * count as usize)
+                || (b.len() >= 72 && b.len() <= 24 + 48 * 30 && (b.len() - 24) % 48 == 0)
         }
         Some(9) => {
             let (Some(count), Some(fs_id)) = (be16(b, 2), be16(b, 20)) else { return false };
