@@ -74,14 +74,18 @@ impl Layout {
 }
 
 fn tokens(line: &[u8]) -> impl Iterator<Item = &[u8]> {
-    line.split(|c| *c == b' ' || *c == b'\t').filter(|t| !t.is_empty())
+    line.split(|c| *c == b' ' || *c == b'\t')
+        .filter(|t| !t.is_empty())
 }
 
 /// True for a header line: field names only, including `srcaddr` or `version`.
 fn is_header(line: &[u8]) -> bool {
     let mut has_key = false;
     for t in tokens(line) {
-        if !t.iter().all(|c| c.is_ascii_lowercase() || *c == b'-' || c.is_ascii_digit()) {
+        if !t
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || *c == b'-' || c.is_ascii_digit())
+        {
             return false;
         }
         if t == b"srcaddr" || t == b"version" || t == b"log-status" {
@@ -134,7 +138,11 @@ impl Decoder<'_> {
         let n = tokens(line).count();
         if n != self.layout.cols.len() {
             let want = self.layout.cols.len();
-            self.bad(off, AnomalyKind::Malformed, format!("{n} fields where the header declares {want}"));
+            self.bad(
+                off,
+                AnomalyKind::Malformed,
+                format!("{n} fields where the header declares {want}"),
+            );
             return;
         }
         let mut v: [Option<&[u8]>; 10] = [None; 10];
@@ -152,7 +160,11 @@ impl Decoder<'_> {
         let src = get(Field::SrcAddr).and_then(logtext::parse_ip);
         let dst = get(Field::DstAddr).and_then(logtext::parse_ip);
         let (Some(src), Some(dst)) = (src, dst) else {
-            self.bad(off, AnomalyKind::Malformed, "flow record without both addresses");
+            self.bad(
+                off,
+                AnomalyKind::Malformed,
+                "flow record without both addresses",
+            );
             return;
         };
         let num = |f: Field| get(f).and_then(logtext::parse_u64);
@@ -166,7 +178,11 @@ impl Decoder<'_> {
             dst,
             sport: port(Field::SrcPort),
             dport: port(Field::DstPort),
-            proto: IpProto(num(Field::Protocol).and_then(|p| u8::try_from(p).ok()).unwrap_or(0)),
+            proto: IpProto(
+                num(Field::Protocol)
+                    .and_then(|p| u8::try_from(p).ok())
+                    .unwrap_or(0),
+            ),
             bytes_out: num(Field::Bytes).unwrap_or(0),
             packets_out: num(Field::Packets).unwrap_or(0),
             bytes_in: 0,
@@ -211,7 +227,11 @@ impl Decoder<'_> {
             (None, Some(evs)) => evs.iter().filter_map(|e| e.message.as_deref()).collect(),
             (None, None) => {
                 self.st.records += 1;
-                self.bad(off, AnomalyKind::Unsupported, "json line is neither a flow log export nor a resolver query");
+                self.bad(
+                    off,
+                    AnomalyKind::Unsupported,
+                    "json line is neither a flow log export nor a resolver query",
+                );
                 return;
             }
         };
@@ -233,7 +253,11 @@ impl Decoder<'_> {
             .as_deref()
             .and_then(|t| logtext::parse_rfc3339(t.as_bytes()));
         if ts.is_none() {
-            self.bad(off, AnomalyKind::Malformed, "missing or unreadable query_timestamp");
+            self.bad(
+                off,
+                AnomalyKind::Malformed,
+                "missing or unreadable query_timestamp",
+            );
         }
         let mut owner = query.clone();
         let mut answers = Vec::new();
@@ -244,7 +268,11 @@ impl Decoder<'_> {
             match kind {
                 "A" | "AAAA" => {
                     if let Some(ip) = logtext::parse_ip(rdata.as_bytes()) {
-                        answers.push(DnsRecord { name: owner.clone(), data: DnsData::Addr(ip), ttl: 0 });
+                        answers.push(DnsRecord {
+                            name: owner.clone(),
+                            data: DnsData::Addr(ip),
+                            ttl: 0,
+                        });
                     }
                 }
                 "CNAME" => {
@@ -262,7 +290,10 @@ impl Decoder<'_> {
         }
         self.sink.observe(Observation::Dns(Dns {
             ts: ts.unwrap_or(0),
-            client: j.srcaddr.as_deref().and_then(|s| logtext::parse_ip(s.as_bytes())),
+            client: j
+                .srcaddr
+                .as_deref()
+                .and_then(|s| logtext::parse_ip(s.as_bytes())),
             server: None,
             query,
             answers,

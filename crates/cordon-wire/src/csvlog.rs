@@ -158,12 +158,16 @@ fn value_u64(v: &[u8]) -> Option<u64> {
         // "1.5e3" or "12.0": accept whole-number decimals.
         let s = std::str::from_utf8(v).ok()?;
         let f: f64 = s.parse().ok()?;
-        (f.is_finite() && f >= 0.0 && f < 1.8e19).then_some(f as u64)
+        (f.is_finite() && (0.0..1.8e19).contains(&f)).then_some(f as u64)
     })
 }
 
 fn emit_row(row: &Row<'_>, off: usize, sink: &mut dyn Sink, st: &mut DecodeStats) {
-    let get = |c: Col| row.0[c as usize].map(logtext::trim).filter(|v| !v.is_empty() && *v != b"-");
+    let get = |c: Col| {
+        row.0[c as usize]
+            .map(logtext::trim)
+            .filter(|v| !v.is_empty() && *v != b"-")
+    };
     let bad = |sink: &mut dyn Sink, st: &mut DecodeStats, detail: &str| {
         st.anomalies += 1;
         anomaly(sink, 0, off, AnomalyKind::Malformed, detail);
@@ -208,7 +212,10 @@ fn emit_row(row: &Row<'_>, off: usize, sink: &mut dyn Sink, st: &mut DecodeStats
         uid: None,
         sampling: 1,
     };
-    st.bytes = st.bytes.saturating_add(flow.bytes_out).saturating_add(flow.bytes_in);
+    st.bytes = st
+        .bytes
+        .saturating_add(flow.bytes_out)
+        .saturating_add(flow.bytes_in);
     sink.observe(Observation::Flow(flow));
 }
 
@@ -216,14 +223,22 @@ fn emit_row(row: &Row<'_>, off: usize, sink: &mut dyn Sink, st: &mut DecodeStats
 pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
     let mut st = DecodeStats::default();
     let mut lines = logtext::lines(input).filter(|(_, l)| !logtext::trim(l).is_empty());
-    let Some((hoff, header)) = lines.next() else { return st };
+    let Some((hoff, header)) = lines.next() else {
+        return st;
+    };
     let header = logtext::trim(header);
     if header.first() == Some(&b'{') {
         return decode_ndjson(input, sink);
     }
     if header.len() > MAX_LINE {
         st.anomalies += 1;
-        anomaly(sink, 0, hoff, AnomalyKind::Limit, "header longer than the cap");
+        anomaly(
+            sink,
+            0,
+            hoff,
+            AnomalyKind::Limit,
+            "header longer than the cap",
+        );
         return st;
     }
     let delim = [b',', b'\t', b';', b'|']
@@ -237,7 +252,13 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
     let has = |c: Col| cols.contains(&Some(c));
     if cols.len() > MAX_COLUMNS || !has(Col::Src) || !has(Col::Dst) {
         st.anomalies += 1;
-        anomaly(sink, 0, hoff, AnomalyKind::Unsupported, "header names no source and destination address columns");
+        anomaly(
+            sink,
+            0,
+            hoff,
+            AnomalyKind::Unsupported,
+            "header names no source and destination address columns",
+        );
         return st;
     }
     for (off, line) in lines {
@@ -261,7 +282,13 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
         }
         if n != cols.len() {
             st.anomalies += 1;
-            anomaly(sink, 0, off, AnomalyKind::Malformed, format!("{n} fields where the header has {}", cols.len()));
+            anomaly(
+                sink,
+                0,
+                off,
+                AnomalyKind::Malformed,
+                format!("{n} fields where the header has {}", cols.len()),
+            );
             continue;
         }
         emit_row(&row, off, sink, &mut st);
@@ -287,7 +314,13 @@ pub fn decode_ndjson(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
             Ok(o) => o,
             Err(e) => {
                 st.anomalies += 1;
-                anomaly(sink, 0, off, AnomalyKind::Malformed, format!("bad json: {e}"));
+                anomaly(
+                    sink,
+                    0,
+                    off,
+                    AnomalyKind::Malformed,
+                    format!("bad json: {e}"),
+                );
                 continue;
             }
         };

@@ -72,7 +72,12 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
+    Some(u32::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
 }
 
 /// NetFlow v5 (count 1..=30 and length 24 + 48·count, or a whole number of records), v9 (count < 1000, sane uptime) or IPFIX
@@ -80,19 +85,25 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 fn looks_like_netflow(b: &[u8]) -> bool {
     match be16(b, 0) {
         Some(5) => {
-            let Some(count) = be16(b, 2) else { return false };
+            let Some(count) = be16(b, 2) else {
+                return false;
+            };
             // A datagram with a corrupt count is still a v5 datagram (to be reported as
             // such by the decoder) when its length is a whole number of records.
             ((1..=30).contains(&count) && b.len() >= 24 + 48 * count as usize)
-                || (b.len() >= 72 && b.len() <= 24 + 48 * 30 && (b.len() - 24) % 48 == 0)
+                || (b.len() >= 72 && b.len() <= 24 + 48 * 30 && b.len() % 48 == 24)
         }
         Some(9) => {
-            let (Some(count), Some(fs_id)) = (be16(b, 2), be16(b, 20)) else { return false };
+            let (Some(count), Some(fs_id)) = (be16(b, 2), be16(b, 20)) else {
+                return false;
+            };
             // The first flowset id is a template (0), options template (1) or data (≥ 256).
             count < 1000 && (fs_id <= 1 || fs_id >= 256)
         }
         Some(10) => {
-            let (Some(len), Some(set_id)) = (be16(b, 2), be16(b, 16)) else { return false };
+            let (Some(len), Some(set_id)) = (be16(b, 2), be16(b, 16)) else {
+                return false;
+            };
             len >= 16 && (set_id == 2 || set_id == 3 || set_id >= 256)
         }
         _ => false,
@@ -162,8 +173,17 @@ pub fn detect(head: &[u8]) -> Format {
     if line.starts_with(b"{") {
         return json_format(line);
     }
-    let words: Vec<&[u8]> = line.split(|c| *c == b' ').filter(|w| !w.is_empty()).collect();
-    let vpc_words = [&b"srcaddr"[..], b"dstaddr", b"log-status", b"interface-id", b"account-id"];
+    let words: Vec<&[u8]> = line
+        .split(|c| *c == b' ')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let vpc_words = [
+        &b"srcaddr"[..],
+        b"dstaddr",
+        b"log-status",
+        b"interface-id",
+        b"account-id",
+    ];
     if words.len() >= 3 && words.iter().filter(|w| vpc_words.contains(w)).count() >= 2 {
         return Format::AwsVpcFlow;
     }
@@ -182,7 +202,9 @@ pub fn detect(head: &[u8]) -> Format {
 
 /// A CSV header naming both a source and a destination address column.
 fn is_csv_header(line: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(line) else { return false };
+    let Ok(s) = std::str::from_utf8(line) else {
+        return false;
+    };
     let delim = [',', '\t', ';', '|']
         .into_iter()
         .max_by_key(|d| s.matches(*d).count())
@@ -193,8 +215,32 @@ fn is_csv_header(line: &[u8]) -> bool {
         .collect();
     let any = |set: &[&str]| names.iter().any(|n| set.contains(&n.as_str()));
     names.len() >= 2
-        && any(&["src", "source", "src_ip", "srcip", "src_addr", "srcaddr", "saddr", "source_ip", "sa", "ipv4_src_addr"])
-        && any(&["dst", "dest", "destination", "dst_ip", "dest_ip", "dstip", "dst_addr", "dstaddr", "daddr", "destination_ip", "da", "ipv4_dst_addr"])
+        && any(&[
+            "src",
+            "source",
+            "src_ip",
+            "srcip",
+            "src_addr",
+            "srcaddr",
+            "saddr",
+            "source_ip",
+            "sa",
+            "ipv4_src_addr",
+        ])
+        && any(&[
+            "dst",
+            "dest",
+            "destination",
+            "dst_ip",
+            "dest_ip",
+            "dstip",
+            "dst_addr",
+            "dstaddr",
+            "daddr",
+            "destination_ip",
+            "da",
+            "ipv4_dst_addr",
+        ])
 }
 
 #[cfg(test)]
@@ -208,12 +254,24 @@ mod tests {
             (b"\xd4\xc3\xb2\xa1\x02\x00", Format::Pcap),
             (b"\x0a\x0d\x0d\x0a", Format::Pcapng),
             (b"#separator \\x09\n#set_separator\t,\n", Format::ZeekTsv),
-            (b"{\"timestamp\":\"x\",\"event_type\":\"flow\"}\n", Format::SuricataEve),
-            (b"{\"ts\":1.0,\"uid\":\"C1\",\"id.orig_h\":\"1.2.3.4\"}\n", Format::ZeekJson),
-            (b"{\"query_name\":\"a.\",\"srcaddr\":\"1.2.3.4\"}", Format::Route53),
+            (
+                b"{\"timestamp\":\"x\",\"event_type\":\"flow\"}\n",
+                Format::SuricataEve,
+            ),
+            (
+                b"{\"ts\":1.0,\"uid\":\"C1\",\"id.orig_h\":\"1.2.3.4\"}\n",
+                Format::ZeekJson,
+            ),
+            (
+                b"{\"query_name\":\"a.\",\"srcaddr\":\"1.2.3.4\"}",
+                Format::Route53,
+            ),
             (b"{\"logEvents\":[]}", Format::AwsVpcFlowCloudWatch),
             (b"{\"src\":\"1.2.3.4\",\"dst\":\"5.6.7.8\"}", Format::Ndjson),
-            (b"version account-id interface-id srcaddr dstaddr\n", Format::AwsVpcFlow),
+            (
+                b"version account-id interface-id srcaddr dstaddr\n",
+                Format::AwsVpcFlow,
+            ),
             (b"ts,src_ip,dst_ip,bytes\n1,2,3,4\n", Format::Csv),
             (b"time;Source;Destination\n", Format::Csv),
             (b"hello world\n", Format::Unknown),

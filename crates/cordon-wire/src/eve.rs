@@ -107,7 +107,12 @@ pub(crate) fn proto_from_name(s: &str) -> Option<IpProto> {
 }
 
 /// A DNS record from an EVE answer, when it is one cordon uses (A, AAAA, CNAME).
-fn record(owner: &str, rrtype: &str, rdata: Option<&serde_json::Value>, ttl: u64) -> Option<DnsRecord> {
+fn record(
+    owner: &str,
+    rrtype: &str,
+    rdata: Option<&serde_json::Value>,
+    ttl: u64,
+) -> Option<DnsRecord> {
     let rdata = rdata?.as_str()?;
     let data = match rrtype {
         "A" | "AAAA" => DnsData::Addr(logtext::parse_ip(rdata.as_bytes())?),
@@ -128,7 +133,12 @@ fn dns_answers(d: &EveDns, query: &str) -> Vec<DnsRecord> {
             .take(MAX_ANSWERS)
             .filter_map(|a| {
                 let owner = a.rrname.as_deref().unwrap_or(query);
-                record(owner, a.rrtype.as_deref()?, a.rdata.as_ref(), a.ttl.unwrap_or(0))
+                record(
+                    owner,
+                    a.rrtype.as_deref()?,
+                    a.rdata.as_ref(),
+                    a.ttl.unwrap_or(0),
+                )
             })
             .collect();
     }
@@ -180,7 +190,11 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
             }
         };
         let Some(kind) = ev.event_type.as_deref() else {
-            bad(sink, AnomalyKind::Malformed, "event without event_type".into());
+            bad(
+                sink,
+                AnomalyKind::Malformed,
+                "event without event_type".into(),
+            );
             continue;
         };
         let ts: Option<Micros> = ev
@@ -190,16 +204,27 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
         let uid = ev.flow_id.map(|id| Box::<str>::from(id.to_string()));
         let (src, dst) = (ip(&ev.src_ip), ip(&ev.dest_ip));
         let sport = ev.src_port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
-        let dport = ev.dest_port.and_then(|p| u16::try_from(p).ok()).unwrap_or(0);
+        let dport = ev
+            .dest_port
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0);
         let needs_ts = matches!(kind, "flow" | "dns" | "tls" | "http" | "dhcp");
         if needs_ts && ts.is_none() {
-            bad(sink, AnomalyKind::Malformed, "missing or unreadable timestamp".into());
+            bad(
+                sink,
+                AnomalyKind::Malformed,
+                "missing or unreadable timestamp".into(),
+            );
         }
         let ts = ts.unwrap_or(0);
         match kind {
             "flow" | "netflow" => {
                 let (Some(src), Some(dst)) = (src, dst) else {
-                    bad(sink, AnomalyKind::Malformed, "flow event without both addresses".into());
+                    bad(
+                        sink,
+                        AnomalyKind::Malformed,
+                        "flow event without both addresses".into(),
+                    );
                     continue;
                 };
                 let f = ev.flow.unwrap_or_default();
@@ -269,7 +294,10 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
             }
             "tls" | "http" => {
                 let (name, source) = if kind == "tls" {
-                    let n = ev.tls.and_then(|t| t.sni).and_then(|n| logtext::norm_name(&n));
+                    let n = ev
+                        .tls
+                        .and_then(|t| t.sni)
+                        .and_then(|n| logtext::norm_name(&n));
                     (n, NameSource::Tls)
                 } else {
                     let n = ev
@@ -291,7 +319,9 @@ pub fn decode(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
             }
             "dhcp" => {
                 let Some(d) = ev.dhcp else { continue };
-                let Some(mac) = d.client_mac.as_deref() else { continue };
+                let Some(mac) = d.client_mac.as_deref() else {
+                    continue;
+                };
                 let Some(mac) = Mac::parse(mac) else {
                     bad(sink, AnomalyKind::Malformed, "unreadable client_mac".into());
                     continue;

@@ -23,8 +23,8 @@ pub mod sflow;
 pub mod aws;
 pub mod csvlog;
 pub mod eve;
-pub mod zeek;
 mod logtext;
+pub mod zeek;
 
 // Content sniffing across all formats.
 pub mod detect;

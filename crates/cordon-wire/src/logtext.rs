@@ -403,8 +403,11 @@ mod tests {
         for (s, want) in secs {
             assert_eq!(parse_secs_micros(s.as_bytes()), *want, "{s}");
         }
-        assert_eq!(parse_time_any(b"1418530010"), Some(1418530010_000_000));
-        assert_eq!(parse_time_any(b"1418530010123"), Some(1418530010_123_000));
+        assert_eq!(parse_time_any(b"1418530010"), Some(1_418_530_010_000_000));
+        assert_eq!(
+            parse_time_any(b"1418530010123"),
+            Some(1_418_530_010_123_000)
+        );
     }
 
     #[test]
@@ -432,13 +435,20 @@ mod tests {
     fn chains() {
         let got = chain_answers(
             "www.apple.com",
-            [("www.apple.com.edgekey.net.", 10), ("E6858.dsce9.akamaiedge.net", 20), ("1.2.3.4", 30)]
-                .into_iter(),
+            [
+                ("www.apple.com.edgekey.net.", 10),
+                ("E6858.dsce9.akamaiedge.net", 20),
+                ("1.2.3.4", 30),
+            ]
+            .into_iter(),
             true,
         );
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].name, "www.apple.com");
-        assert_eq!(got[0].data, DnsData::Cname("www.apple.com.edgekey.net".into()));
+        assert_eq!(
+            got[0].data,
+            DnsData::Cname("www.apple.com.edgekey.net".into())
+        );
         assert_eq!(got[1].name, "www.apple.com.edgekey.net");
         assert_eq!(got[2].name, "e6858.dsce9.akamaiedge.net");
         assert_eq!(got[2].ttl, 30);

@@ -310,10 +310,20 @@ mod tests {
     #[test]
     fn mac_forms() {
         let want = Mac([0x00, 0x0c, 0x29, 0xab, 0xcd, 0xef]);
-        for s in ["00:0c:29:ab:cd:ef", "00-0C-29-AB-CD-EF", "000c.29ab.cdef", "000c29abcdef"] {
+        for s in [
+            "00:0c:29:ab:cd:ef",
+            "00-0C-29-AB-CD-EF",
+            "000c.29ab.cdef",
+            "000c29abcdef",
+        ] {
             assert_eq!(Mac::parse(s), Some(want), "{s}");
         }
-        for s in ["00:0c:29:ab:cd", "00:0c:29:ab:cd:ef:01", "0:0c:29:ab:cd:ef", "zz:0c:29:ab:cd:ef"] {
+        for s in [
+            "00:0c:29:ab:cd",
+            "00:0c:29:ab:cd:ef:01",
+            "0:0c:29:ab:cd:ef",
+            "zz:0c:29:ab:cd:ef",
+        ] {
             assert_eq!(Mac::parse(s), None, "{s}");
         }
         assert_eq!(want.to_string(), "00:0c:29:ab:cd:ef");

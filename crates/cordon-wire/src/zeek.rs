@@ -69,7 +69,8 @@ impl LogKind {
             }
         }
         for (name, kind) in table {
-            if path.starts_with(name) && !path[name.len()..].starts_with(|c: char| c.is_alphabetic())
+            if path.starts_with(name)
+                && !path[name.len()..].starts_with(|c: char| c.is_alphabetic())
             {
                 return Some(kind);
             }
@@ -390,7 +391,13 @@ pub fn decode_body(
         }
         if line.len() > MAX_LINE {
             st.anomalies += 1;
-            anomaly(sink, base_offset, off, AnomalyKind::Limit, "line longer than the cap");
+            anomaly(
+                sink,
+                base_offset,
+                off,
+                AnomalyKind::Limit,
+                "line longer than the cap",
+            );
             continue;
         }
         if line[0] == b'#' {
@@ -589,7 +596,9 @@ fn emit_x509<'a>(
 ) {
     let ts = out.ts(ts);
     let mut names: Vec<String> = Vec::new();
-    let cn = subject.and_then(subject_cn).filter(|n| logtext::is_hostname(n));
+    let cn = subject
+        .and_then(subject_cn)
+        .filter(|n| logtext::is_hostname(n));
     for n in cn.into_iter().chain(sans).take(logtext::MAX_ANSWERS) {
         if let Some(n) = logtext::norm_name(n) {
             if !names.contains(&n) {
@@ -789,7 +798,12 @@ fn tsv_line(h: &Header, line: &[u8], out: &mut Out<'_, '_>) {
             }
             let subject = f.string(Role::Subject);
             let sans: Vec<Cow<'_, str>> = f.set_items(Role::SanDns).map(tsv_str).collect();
-            emit_x509(f.ts(), subject.as_deref(), sans.iter().map(|s| s.as_ref()), out);
+            emit_x509(
+                f.ts(),
+                subject.as_deref(),
+                sans.iter().map(|s| s.as_ref()),
+                out,
+            );
         }
         LogKind::Dhcp => {
             let host_name = f.string(Role::HostName);
@@ -985,7 +999,12 @@ fn json_line(line: &[u8], out: &mut Out<'_, '_>) {
                 return;
             }
             let sans = z.san_dns.as_deref().unwrap_or(&[]);
-            emit_x509(ts, z.subject.as_deref(), sans.iter().map(String::as_str), out);
+            emit_x509(
+                ts,
+                z.subject.as_deref(),
+                sans.iter().map(String::as_str),
+                out,
+            );
         }
         LogKind::Dhcp => emit_dhcp(
             DhcpRec {
@@ -1011,9 +1030,15 @@ mod tests {
     #[test]
     fn cn_of_subjects() {
         for (s, want) in [
-            ("CN=www.example.com,O=Example\\, Inc,C=US", Some("www.example.com")),
+            (
+                "CN=www.example.com,O=Example\\, Inc,C=US",
+                Some("www.example.com"),
+            ),
             ("O=x,CN=a.b", Some("a.b")),
-            ("unstructuredName=1\\,2,CN=localhost.localdomain,OU=x", Some("localhost.localdomain")),
+            (
+                "unstructuredName=1\\,2,CN=localhost.localdomain,OU=x",
+                Some("localhost.localdomain"),
+            ),
             ("O=VMware Installer", None),
             ("", None),
         ] {

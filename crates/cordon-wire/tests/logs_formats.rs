@@ -4,13 +4,28 @@
 mod logs_common;
 
 use cordon_wire::detect::{compression, detect, Compression, Format};
-use cordon_wire::{aws, csvlog, eve, AnomalyKind, DnsData, Observation, Sink, DecodeStats};
+use cordon_wire::{aws, csvlog, eve, AnomalyKind, DecodeStats, DnsData, Observation, Sink};
 use logs_common::{corpus, counts, fixture, line_offset, run, Counts};
 
 type Decode = fn(&[u8], &mut dyn Sink) -> DecodeStats;
 
-fn c(records: u64, flows: usize, dns: usize, names: usize, dhcp: usize, anomalies: usize) -> Counts {
-    Counts { records, flows, dns, names, dhcp, hosts: 0, anomalies }
+fn c(
+    records: u64,
+    flows: usize,
+    dns: usize,
+    names: usize,
+    dhcp: usize,
+    anomalies: usize,
+) -> Counts {
+    Counts {
+        records,
+        flows,
+        dns,
+        names,
+        dhcp,
+        hosts: 0,
+        anomalies,
+    }
 }
 
 #[test]
@@ -19,8 +34,16 @@ fn fixture_counts() {
         ("eve-mixed.json", eve::decode, c(11, 1, 4, 2, 1, 2)),
         ("aws-route53.json", aws::decode, c(2, 0, 2, 0, 0, 0)),
         ("aws-vpc-custom.log", aws::decode, c(6, 2, 0, 0, 0, 3)),
-        ("valid_vpc_flow_log_multi.log", aws::decode, c(2, 2, 0, 0, 0, 0)),
-        ("vpc_flow_log_too_few_fields.log", aws::decode, c(1, 0, 0, 0, 0, 1)),
+        (
+            "valid_vpc_flow_log_multi.log",
+            aws::decode,
+            c(2, 2, 0, 0, 0, 0),
+        ),
+        (
+            "vpc_flow_log_too_few_fields.log",
+            aws::decode,
+            c(1, 0, 0, 0, 0, 1),
+        ),
         ("valid_vpc_flow_cw.json", aws::decode, c(2, 2, 0, 0, 0, 0)),
         ("flows.csv", csvlog::decode, c(5, 3, 0, 0, 0, 2)),
         ("flows.ndjson", csvlog::decode, c(4, 2, 0, 0, 0, 2)),
@@ -60,52 +83,125 @@ fn dns_chains() {
     assert_eq!(
         eve_chains,
         vec![
-            ("www.example.com".into(), vec![s("www.example.com", "cname edge.example.net"), s("edge.example.net", "93.184.216.34")]),
-            ("a.example.org".into(), vec![s("a.example.org", "cname b.example.org"), s("b.example.org", "192.0.2.1")]),
-            ("c.example.org".into(), vec![s("c.example.org", "2001:db8::5")]),
+            (
+                "www.example.com".into(),
+                vec![
+                    s("www.example.com", "cname edge.example.net"),
+                    s("edge.example.net", "93.184.216.34")
+                ]
+            ),
+            (
+                "a.example.org".into(),
+                vec![
+                    s("a.example.org", "cname b.example.org"),
+                    s("b.example.org", "192.0.2.1")
+                ]
+            ),
+            (
+                "c.example.org".into(),
+                vec![s("c.example.org", "2001:db8::5")]
+            ),
             ("d.example.org".into(), vec![]),
         ]
     );
     assert_eq!(
         r53_chains,
         vec![
-            ("mirror.example.com".into(), vec![s("mirror.example.com", "cname mirror.cdn.example.net"), s("mirror.cdn.example.net", "198.51.100.7")]),
+            (
+                "mirror.example.com".into(),
+                vec![
+                    s("mirror.example.com", "cname mirror.cdn.example.net"),
+                    s("mirror.cdn.example.net", "198.51.100.7")
+                ]
+            ),
             ("7.100.51.198.in-addr.arpa".into(), vec![]),
         ]
     );
     // EVE answers logged in packet direction: the client is the side not on port 53.
-    let Observation::Dns(d) = &eve_sink.observations[1] else { panic!() };
-    assert_eq!((d.client, d.uid.as_deref()), (Some("10.0.0.1".parse().unwrap()), Some("1002")));
-    let Observation::Dns(d) = &r53_sink.observations[0] else { panic!() };
-    assert_eq!((d.ts, d.client), (1_639_202_004_000_000, Some("10.0.1.5".parse().unwrap())));
+    let Observation::Dns(d) = &eve_sink.observations[1] else {
+        panic!()
+    };
+    assert_eq!(
+        (d.client, d.uid.as_deref()),
+        (Some("10.0.0.1".parse().unwrap()), Some("1002"))
+    );
+    let Observation::Dns(d) = &r53_sink.observations[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (d.ts, d.client),
+        (1_639_202_004_000_000, Some("10.0.1.5".parse().unwrap()))
+    );
 }
 
 #[test]
 fn eve_fields() {
     let (sink, st) = run(eve::decode, &fixture("eve-mixed.json"));
-    let Observation::Flow(f) = &sink.observations[0] else { panic!() };
+    let Observation::Flow(f) = &sink.observations[0] else {
+        panic!()
+    };
     assert_eq!(
-        (f.first, f.last, f.sport, f.dport, f.proto.0, f.bytes_out, f.bytes_in, f.packets_out, f.packets_in),
-        (1_485_532_990_000_000, 1_485_532_998_000_000, 51000, 443, 6, 600, 3000, 5, 4)
+        (
+            f.first,
+            f.last,
+            f.sport,
+            f.dport,
+            f.proto.0,
+            f.bytes_out,
+            f.bytes_in,
+            f.packets_out,
+            f.packets_in
+        ),
+        (
+            1_485_532_990_000_000,
+            1_485_532_998_000_000,
+            51000,
+            443,
+            6,
+            600,
+            3000,
+            5,
+            4
+        )
     );
     assert_eq!(st.bytes, 3600);
     let names: Vec<(String, u16, Option<String>)> = sink
         .observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Name(n) => Some((n.name.clone(), n.server_port, n.uid.as_deref().map(String::from))),
+            Observation::Name(n) => Some((
+                n.name.clone(),
+                n.server_port,
+                n.uid.as_deref().map(String::from),
+            )),
             _ => None,
         })
         .collect();
-    assert_eq!(names, vec![("oss.aliyuncs.com".into(), 443, Some("1001".into())), ("www.example.cn".into(), 80, Some("1006".into()))]);
+    assert_eq!(
+        names,
+        vec![
+            ("oss.aliyuncs.com".into(), 443, Some("1001".into())),
+            ("www.example.cn".into(), 80, Some("1006".into()))
+        ]
+    );
     let dhcp = sink.observations.iter().find_map(|o| match o {
         Observation::Dhcp(d) => Some(d.clone()),
         _ => None,
     });
     let dhcp = dhcp.unwrap();
     assert_eq!(
-        (dhcp.mac.to_string(), dhcp.ip, dhcp.host_name.as_deref(), dhcp.vendor_class.as_deref()),
-        ("28:cf:da:00:00:01".to_string(), Some("192.168.1.20".parse().unwrap()), Some("NicksMacBook"), Some("MSFT 5.0"))
+        (
+            dhcp.mac.to_string(),
+            dhcp.ip,
+            dhcp.host_name.as_deref(),
+            dhcp.vendor_class.as_deref()
+        ),
+        (
+            "28:cf:da:00:00:01".to_string(),
+            Some("192.168.1.20".parse().unwrap()),
+            Some("NicksMacBook"),
+            Some("MSFT 5.0")
+        )
     );
 }
 
@@ -116,7 +212,9 @@ fn flow_table_fields() {
         .observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Flow(f) => Some((f.first, f.dst.to_string(), f.dport, f.proto.0, f.bytes_out)),
+            Observation::Flow(f) => {
+                Some((f.first, f.dst.to_string(), f.dport, f.proto.0, f.bytes_out))
+            }
             _ => None,
         })
         .collect();
@@ -129,13 +227,23 @@ fn flow_table_fields() {
         ]
     );
     let (sink, _) = run(csvlog::decode, &fixture("flows.ndjson"));
-    let Observation::Flow(f) = &sink.observations[0] else { panic!() };
-    assert_eq!((f.first, f.dport, f.proto.0, f.bytes_out, f.bytes_in), (1_704_067_200_000_000, 443, 6, 1000, 5000));
-    let Observation::Flow(f) = &sink.observations[1] else { panic!() };
+    let Observation::Flow(f) = &sink.observations[0] else {
+        panic!()
+    };
+    assert_eq!(
+        (f.first, f.dport, f.proto.0, f.bytes_out, f.bytes_in),
+        (1_704_067_200_000_000, 443, 6, 1000, 5000)
+    );
+    let Observation::Flow(f) = &sink.observations[1] else {
+        panic!()
+    };
     assert_eq!((f.first, f.proto.0), (1_704_067_201_000_000, 17));
     // An unrecognised header is one Unsupported anomaly and nothing else.
     let (sink, st) = run(csvlog::decode, b"a,b,c\n1,2,3\n");
-    assert_eq!((sink.anomalies.len(), sink.anomalies[0].kind, st.records), (1, AnomalyKind::Unsupported, 0));
+    assert_eq!(
+        (sink.anomalies.len(), sink.anomalies[0].kind, st.records),
+        (1, AnomalyKind::Unsupported, 0)
+    );
 }
 
 #[test]
@@ -144,19 +252,44 @@ fn aws_anomaly_offsets() {
     let (sink, _) = run(aws::decode, &input);
     let offs: Vec<u64> = sink.anomalies.iter().map(|a| a.offset).collect();
     let starts: Vec<u64> = std::iter::once(0)
-        .chain(input.iter().enumerate().filter(|(_, &c)| c == b'\n').map(|(i, _)| i as u64 + 1))
+        .chain(
+            input
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c == b'\n')
+                .map(|(i, _)| i as u64 + 1),
+        )
         .collect();
     assert_eq!(offs, vec![starts[3], starts[4], starts[7]]);
     let input = fixture("vpc_flow_log_too_few_fields.log");
     let (sink, _) = run(aws::decode, &input);
-    assert_eq!(sink.anomalies[0].offset, line_offset(&input, "2 12345678910"));
+    assert_eq!(
+        sink.anomalies[0].offset,
+        line_offset(&input, "2 12345678910")
+    );
 }
 
 #[test]
 fn never_panic_on_junk() {
-    let junk: &[&[u8]] = &[b"", b"\n\n", b"{", b"{}", b"[]", b"\xff\xfe", b"{\"logEvents\":[{\"message\":null}]}", b"{\"message\":\"version srcaddr\"}\n{\"message\":\"1\"}", b"\"", b",,,\n,,,"];
+    let junk: &[&[u8]] = &[
+        b"",
+        b"\n\n",
+        b"{",
+        b"{}",
+        b"[]",
+        b"\xff\xfe",
+        b"{\"logEvents\":[{\"message\":null}]}",
+        b"{\"message\":\"version srcaddr\"}\n{\"message\":\"1\"}",
+        b"\"",
+        b",,,\n,,,",
+    ];
     for input in junk {
-        for decode in [eve::decode as Decode, aws::decode, csvlog::decode, cordon_wire::zeek::decode] {
+        for decode in [
+            eve::decode as Decode,
+            aws::decode,
+            csvlog::decode,
+            cordon_wire::zeek::decode,
+        ] {
             let (sink, st) = run(decode, input);
             assert_eq!(st.anomalies as usize, sink.anomalies.len());
         }
@@ -223,8 +356,15 @@ fn corpus_detection() {
                 stack.push(p);
                 continue;
             }
-            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-            if !["pcap/", "netflow/", "zeek-logs/", "aws/"].iter().any(|d| rel.starts_with(d)) {
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if !["pcap/", "netflow/", "zeek-logs/", "aws/"]
+                .iter()
+                .any(|d| rel.starts_with(d))
+            {
                 continue;
             }
             let head: Vec<u8> = std::fs::read(&p).unwrap().into_iter().take(8192).collect();
@@ -237,7 +377,11 @@ fn corpus_detection() {
             let Some(want) = expected(&rel) else { continue };
             let got = detect(&head);
             if got != want {
-                wrong.push(format!("{rel}: got {}, want {}", got.as_str(), want.as_str()));
+                wrong.push(format!(
+                    "{rel}: got {}, want {}",
+                    got.as_str(),
+                    want.as_str()
+                ));
             }
             checked += 1;
         }

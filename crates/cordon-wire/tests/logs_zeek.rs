@@ -8,8 +8,24 @@ use cordon_wire::{
 };
 use logs_common::{corpus, counts, fixture, line_offset, run, Counts};
 
-fn c(records: u64, flows: usize, dns: usize, names: usize, dhcp: usize, hosts: usize, anomalies: usize) -> Counts {
-    Counts { records, flows, dns, names, dhcp, hosts, anomalies }
+fn c(
+    records: u64,
+    flows: usize,
+    dns: usize,
+    names: usize,
+    dhcp: usize,
+    hosts: usize,
+    anomalies: usize,
+) -> Counts {
+    Counts {
+        records,
+        flows,
+        dns,
+        names,
+        dhcp,
+        hosts,
+        anomalies,
+    }
 }
 
 #[test]
@@ -67,8 +83,19 @@ fn conn_fields() {
     assert_eq!(flows[2].proto, IpProto::ICMP);
     // Second block: '|' separator, reordered columns, ip_proto wins over proto, and
     // orig_bytes is used when orig_ip_bytes is absent.
-    assert_eq!(flows[3].src, "192.168.1.9".parse::<std::net::IpAddr>().unwrap());
-    assert_eq!((flows[3].dport, flows[3].proto, flows[3].bytes_out, flows[3].bytes_in), (53, IpProto::UDP, 40, 120));
+    assert_eq!(
+        flows[3].src,
+        "192.168.1.9".parse::<std::net::IpAddr>().unwrap()
+    );
+    assert_eq!(
+        (
+            flows[3].dport,
+            flows[3].proto,
+            flows[3].bytes_out,
+            flows[3].bytes_in
+        ),
+        (53, IpProto::UDP, 40, 120)
+    );
     assert_eq!((flows[4].first, flows[4].proto), (0, IpProto::SCTP));
     let want_bytes: u64 = flows.iter().map(|f| f.bytes_out + f.bytes_in).sum();
     assert_eq!(st.bytes, want_bytes);
@@ -77,9 +104,18 @@ fn conn_fields() {
     assert_eq!(
         offs,
         vec![
-            (line_offset(&input, "CAAAAAAAAAAAAAAAA4"), AnomalyKind::Malformed),
-            (line_offset(&input, "CAAAAAAAAAAAAAAAA5"), AnomalyKind::Malformed),
-            (line_offset(&input, "CBBBBBBBBBBBBBBBB2"), AnomalyKind::Malformed),
+            (
+                line_offset(&input, "CAAAAAAAAAAAAAAAA4"),
+                AnomalyKind::Malformed
+            ),
+            (
+                line_offset(&input, "CAAAAAAAAAAAAAAAA5"),
+                AnomalyKind::Malformed
+            ),
+            (
+                line_offset(&input, "CBBBBBBBBBBBBBBBB2"),
+                AnomalyKind::Malformed
+            ),
         ]
     );
 }
@@ -108,27 +144,45 @@ fn json_fields() {
     assert_eq!(
         chain,
         vec![
-            ("www.example.com", "cname www.example.com.cdn.example.net".to_string(), 60),
-            ("www.example.com.cdn.example.net", "cname edge.example.net".to_string(), 30),
+            (
+                "www.example.com",
+                "cname www.example.com.cdn.example.net".to_string(),
+                60
+            ),
+            (
+                "www.example.com.cdn.example.net",
+                "cname edge.example.net".to_string(),
+                30
+            ),
             ("edge.example.net", "93.184.216.34".to_string(), 20),
             ("edge.example.net", "2606:2800:220:1::1".to_string(), 10),
         ]
     );
     // A PTR answer is a name but not a CNAME target.
     let ptr = dns.next().unwrap();
-    assert_eq!((ptr.query.as_str(), ptr.answers.len()), ("4.3.2.1.in-addr.arpa", 0));
+    assert_eq!(
+        (ptr.query.as_str(), ptr.answers.len()),
+        ("4.3.2.1.in-addr.arpa", 0)
+    );
     let names: Vec<(&str, NameSource, u16, Option<&str>)> = sink
         .observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Name(n) => Some((n.name.as_str(), n.source, n.server_port, n.uid.as_deref())),
+            Observation::Name(n) => {
+                Some((n.name.as_str(), n.source, n.server_port, n.uid.as_deref()))
+            }
             _ => None,
         })
         .collect();
     assert_eq!(
         names,
         vec![
-            ("oss-cn-hangzhou.aliyuncs.com", NameSource::Tls, 443, Some("CJ4")),
+            (
+                "oss-cn-hangzhou.aliyuncs.com",
+                NameSource::Tls,
+                443,
+                Some("CJ4")
+            ),
             ("example.org", NameSource::Http, 8080, Some("CJ5")),
         ]
     );
@@ -143,8 +197,18 @@ fn json_fields() {
     });
     let dhcp = dhcp.unwrap();
     assert_eq!(
-        (dhcp.mac, dhcp.ip, dhcp.host_name.as_deref(), dhcp.vendor_class.as_deref()),
-        (Mac::parse("bc:ad:28:01:02:03").unwrap(), Some("10.1.1.7".parse().unwrap()), Some("ipc-cam"), Some("udhcp 1.2"))
+        (
+            dhcp.mac,
+            dhcp.ip,
+            dhcp.host_name.as_deref(),
+            dhcp.vendor_class.as_deref()
+        ),
+        (
+            Mac::parse("bc:ad:28:01:02:03").unwrap(),
+            Some("10.1.1.7".parse().unwrap()),
+            Some("ipc-cam"),
+            Some("udhcp 1.2")
+        )
     );
 }
 
@@ -155,7 +219,11 @@ fn btest_dhcp_values() {
         .observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Dhcp(d) => Some((d.mac.to_string(), d.ip.map(|i| i.to_string()), d.host_name.clone())),
+            Observation::Dhcp(d) => Some((
+                d.mac.to_string(),
+                d.ip.map(|i| i.to_string()),
+                d.host_name.clone(),
+            )),
             _ => None,
         })
         .collect();
@@ -163,9 +231,17 @@ fn btest_dhcp_values() {
     assert_eq!(
         got,
         vec![
-            (mac.clone(), Some("128.2.6.189".into()), Some("btest.is.cool".into())),
+            (
+                mac.clone(),
+                Some("128.2.6.189".into()),
+                Some("btest.is.cool".into())
+            ),
             (mac.clone(), None, None),
-            (mac, Some("128.2.6.189".into()), Some("btest.is.cool".into())),
+            (
+                mac,
+                Some("128.2.6.189".into()),
+                Some("btest.is.cool".into())
+            ),
         ]
     );
 }
@@ -174,15 +250,31 @@ fn btest_dhcp_values() {
 /// the header, and checks it agrees with the whole-input decoder.
 fn check_chunked(name: &str, input: &[u8]) {
     let (whole, wst) = run(zeek::decode, input);
-    let Some(h) = zeek::parse_header(input) else { return };
+    let Some(h) = zeek::parse_header(input) else {
+        return;
+    };
     let body = &input[h.body_start..];
-    if body.iter().enumerate().any(|(i, &c)| c == b'#' && (i == 0 || body[i - 1] == b'\n')) {
+    if body
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'#' && (i == 0 || body[i - 1] == b'\n'))
+    {
         return; // A second header block in chunk 1 would not reach chunk 2.
     }
-    for cut in body.iter().enumerate().filter(|(_, &c)| c == b'\n').map(|(i, _)| i + 1) {
+    for cut in body
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == b'\n')
+        .map(|(i, _)| i + 1)
+    {
         let mut sink = VecSink::default();
         let mut st = zeek::decode_body(&h, &body[..cut], h.body_start as u64, &mut sink);
-        st.add(&zeek::decode_body(&h, &body[cut..], (h.body_start + cut) as u64, &mut sink));
+        st.add(&zeek::decode_body(
+            &h,
+            &body[cut..],
+            (h.body_start + cut) as u64,
+            &mut sink,
+        ));
         assert_eq!(st, wst, "{name} cut at {cut}");
         assert_eq!(sink.observations, whole.observations, "{name} cut at {cut}");
         assert_eq!(sink.anomalies, whole.anomalies, "{name} cut at {cut}");
@@ -191,7 +283,11 @@ fn check_chunked(name: &str, input: &[u8]) {
 
 #[test]
 fn chunked_matches_whole() {
-    for name in ["zeek-btest-dhcp.log", "zeek-btest-gre-dns.log", "zeek-btest-x509.log"] {
+    for name in [
+        "zeek-btest-dhcp.log",
+        "zeek-btest-gre-dns.log",
+        "zeek-btest-x509.log",
+    ] {
         check_chunked(name, &fixture(name));
     }
     // A header-less JSON file has no header: decode_body with a default header must agree.
@@ -205,12 +301,30 @@ fn chunked_matches_whole() {
 #[test]
 fn bad_input_is_reported() {
     let header = "#separator \\x09\n#fields\tts\tuid\tid.orig_h\tid.resp_h\n#path\tconn\n";
-    let long = format!("{header}1\tC\t10.0.0.1\t{}\n2\tC\t10.0.0.1\t10.0.0.2\n", "9".repeat(zeek_max_line() + 1));
+    let long = format!(
+        "{header}1\tC\t10.0.0.1\t{}\n2\tC\t10.0.0.1\t10.0.0.2\n",
+        "9".repeat(zeek_max_line() + 1)
+    );
     let cases: &[(&str, Vec<u8>, Vec<AnomalyKind>, usize)] = &[
-        ("no header", b"1\t2\t3\n".to_vec(), vec![AnomalyKind::Missing], 0),
-        ("multi-byte separator", b"#separator ab\n".to_vec(), vec![AnomalyKind::Unsupported], 0),
+        (
+            "no header",
+            b"1\t2\t3\n".to_vec(),
+            vec![AnomalyKind::Missing],
+            0,
+        ),
+        (
+            "multi-byte separator",
+            b"#separator ab\n".to_vec(),
+            vec![AnomalyKind::Unsupported],
+            0,
+        ),
         ("long line", long.into_bytes(), vec![AnomalyKind::Limit], 1),
-        ("binary", vec![0xff, 0x00, b'\n', b'{', 0xfe, b'\n'], vec![AnomalyKind::Missing, AnomalyKind::Malformed], 0),
+        (
+            "binary",
+            vec![0xff, 0x00, b'\n', b'{', 0xfe, b'\n'],
+            vec![AnomalyKind::Missing, AnomalyKind::Malformed],
+            0,
+        ),
         ("empty", Vec::new(), vec![], 0),
     ];
     for (what, input, kinds, obs) in cases {
@@ -247,7 +361,11 @@ fn wrccdc_tsv_and_json_agree() {
         let json = std::fs::read(dir.join(format!("{stem}.json"))).unwrap();
         let (a, an_a, rec_a) = observations(&tsv);
         let (b, an_b, rec_b) = observations(&json);
-        assert_eq!((rec_a, rec_b, an_a, an_b), (records, records, 0, 0), "{stem}");
+        assert_eq!(
+            (rec_a, rec_b, an_a, an_b),
+            (records, records, 0, 0),
+            "{stem}"
+        );
         {
             assert_eq!(a.len(), nobs, "{stem}");
         }
@@ -261,11 +379,18 @@ fn wrccdc_tsv_and_json_agree() {
 #[test]
 fn wrccdc_conn_counts_match_columns() {
     let Some(root) = corpus() else { return };
-    let input = std::fs::read(root.join("zeek-logs/wrccdc2018/wrccdc2018-conn.first100.log")).unwrap();
+    let input =
+        std::fs::read(root.join("zeek-logs/wrccdc2018/wrccdc2018-conn.first100.log")).unwrap();
     let (sink, st) = run(zeek::decode, &input);
     // Independent oracle: sum the orig_ip_bytes and resp_ip_bytes columns by hand.
     let text = String::from_utf8(input.clone()).unwrap();
-    let fields: Vec<&str> = text.lines().find(|l| l.starts_with("#fields")).unwrap().split('\t').skip(1).collect();
+    let fields: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("#fields"))
+        .unwrap()
+        .split('\t')
+        .skip(1)
+        .collect();
     let oi = fields.iter().position(|f| *f == "orig_ip_bytes").unwrap();
     let ri = fields.iter().position(|f| *f == "resp_ip_bytes").unwrap();
     let mut bytes = 0u64;
@@ -275,7 +400,14 @@ fn wrccdc_conn_counts_match_columns() {
         bytes += v[oi].parse::<u64>().unwrap() + v[ri].parse::<u64>().unwrap();
         lines += 1;
     }
-    assert_eq!(counts(&sink, &st), Counts { records: lines, flows: lines as usize, ..Counts::default() });
+    assert_eq!(
+        counts(&sink, &st),
+        Counts {
+            records: lines,
+            flows: lines as usize,
+            ..Counts::default()
+        }
+    );
     assert_eq!(st.bytes, bytes);
 }
 
@@ -288,7 +420,10 @@ fn btest_baselines() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(&path).unwrap();
-        let data_lines = input.split(|&c| c == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count();
+        let data_lines = input
+            .split(|&c| c == b'\n')
+            .filter(|l| !l.is_empty() && l[0] != b'#')
+            .count();
         let (sink, st) = run(zeek::decode, &input);
         let cnt = counts(&sink, &st);
         assert_eq!(cnt.records as usize, data_lines, "{name}");

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 /// A fixture from `tests/data/logs`.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/logs").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/logs")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -20,7 +22,9 @@ pub fn corpus() -> Option<PathBuf> {
         candidates.push(PathBuf::from(s));
     }
     candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let found = candidates.into_iter().find(|p| p.join("MANIFEST.md").is_file());
+    let found = candidates
+        .into_iter()
+        .find(|p| p.join("MANIFEST.md").is_file());
     if found.is_none() {
         eprintln!("skipping: shared corpus not found");
     }
@@ -45,7 +49,11 @@ pub fn counts(sink: &VecSink, st: &DecodeStats) -> Counts {
         anomalies: sink.anomalies.len(),
         ..Counts::default()
     };
-    assert_eq!(st.anomalies as usize, sink.anomalies.len(), "stats and sink disagree");
+    assert_eq!(
+        st.anomalies as usize,
+        sink.anomalies.len(),
+        "stats and sink disagree"
+    );
     for o in &sink.observations {
         match o {
             Observation::Flow(_) => c.flows += 1,
@@ -59,7 +67,10 @@ pub fn counts(sink: &VecSink, st: &DecodeStats) -> Counts {
 }
 
 /// Runs a whole-input decoder into a fresh sink.
-pub fn run(decode: fn(&[u8], &mut dyn Sink) -> DecodeStats, input: &[u8]) -> (VecSink, DecodeStats) {
+pub fn run(
+    decode: fn(&[u8], &mut dyn Sink) -> DecodeStats,
+    input: &[u8],
+) -> (VecSink, DecodeStats) {
     let mut sink = VecSink::default();
     let st = decode(input, &mut sink);
     (sink, st)
@@ -71,5 +82,8 @@ pub fn line_offset(input: &[u8], needle: &str) -> u64 {
         .windows(needle.len())
         .position(|w| w == needle.as_bytes())
         .unwrap_or_else(|| panic!("{needle} not in input"));
-    input[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1) as u64
+    input[..at]
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |i| i + 1) as u64
 }
