@@ -23,6 +23,7 @@ pub mod sflow;
 pub mod aws;
 pub mod csvlog;
 pub mod eve;
+mod logtext;
 pub mod zeek;
 
 // Content sniffing across all formats.
