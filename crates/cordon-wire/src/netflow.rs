@@ -369,6 +369,11 @@ fn ntp_to_micros(v: &[u8]) -> Option<i64> {
     Some((secs - NTP_UNIX_OFFSET) * 1_000_000 + ((frac * 1_000_000) >> 32))
 }
 
+/// `n` units of `unit` microseconds, saturating (the input may claim any time).
+fn micros(n: u64, unit: i64) -> i64 {
+    (n.min(i64::MAX as u64) as i64).saturating_mul(unit)
+}
+
 fn mac(v: &[u8]) -> Option<Mac> {
     v.try_into().ok().map(Mac)
 }
@@ -394,10 +399,10 @@ impl<'a> Rec<'a> {
             Slot::REV_PKTS => self.rev_pkts = uint(v),
             Slot::FIRST_UPTIME => self.first_uptime = uint(v).map(|x| x as u32),
             Slot::LAST_UPTIME => self.last_uptime = uint(v).map(|x| x as u32),
-            Slot::START_SEC => self.start_us = uint(v).map(|s| s as i64 * 1_000_000),
-            Slot::END_SEC => self.end_us = uint(v).map(|s| s as i64 * 1_000_000),
-            Slot::START_MS => self.start_us = uint(v).map(|s| s as i64 * 1_000),
-            Slot::END_MS => self.end_us = uint(v).map(|s| s as i64 * 1_000),
+            Slot::START_SEC => self.start_us = uint(v).map(|s| micros(s, 1_000_000)),
+            Slot::END_SEC => self.end_us = uint(v).map(|s| micros(s, 1_000_000)),
+            Slot::START_MS => self.start_us = uint(v).map(|s| micros(s, 1_000)),
+            Slot::END_MS => self.end_us = uint(v).map(|s| micros(s, 1_000)),
             Slot::START_NTP => self.start_us = ntp_to_micros(v),
             Slot::END_NTP => self.end_us = ntp_to_micros(v),
             Slot::START_DELTA_US => self.start_delta_us = uint(v),
@@ -471,7 +476,7 @@ impl Header {
     fn uptime_to_micros(&self, t: u32, state: Option<&ScopeState>) -> Micros {
         match (self.uptime_ms, state.and_then(|s| s.sys_init_ms)) {
             (Some(up), _) => self.export_us - (up.wrapping_sub(t) as i64) * 1_000,
-            (None, Some(init)) => (init + t as i64) * 1_000,
+            (None, Some(init)) => init.saturating_add(t as i64).saturating_mul(1_000),
             (None, None) => self.export_us,
         }
     }
@@ -879,7 +884,7 @@ fn options_record(
     }
     let st = scopes.entry(scope).or_default();
     if let Some(init) = rec.sys_init_ms {
-        st.sys_init_ms = Some(init as i64);
+        st.sys_init_ms = Some(init.min(i64::MAX as u64) as i64);
     }
     let Some(rate) = rate else { return };
     st.default_rate = rate;
