@@ -34,6 +34,10 @@ pub const MAX_TEMPLATE_FIELDS: usize = 512;
 pub const MAX_TEMPLATES: usize = 16_384;
 /// Most (exporter, domain) scopes one collector keeps sampling state for.
 pub const MAX_DOMAINS: usize = 4_096;
+/// Largest octet counter taken at face value from one record (256 TiB, far above what a
+/// 400 Gbit/s link carries in an hour). Larger values are clamped and reported, so sums over
+/// a file cannot overflow.
+pub const MAX_RECORD_OCTETS: u64 = 1 << 48;
 /// Most sampler ids remembered per scope.
 pub const MAX_SAMPLERS: usize = 256;
 
@@ -459,6 +463,18 @@ impl<'a> Rec<'a> {
         fwd.saturating_add(self.out_bytes.unwrap_or(0))
             .saturating_add(self.rev_bytes.unwrap_or(0))
     }
+
+    /// True when an octet counter exceeds [`MAX_RECORD_OCTETS`].
+    fn implausible(&self) -> bool {
+        [
+            self.in_bytes,
+            self.total_bytes,
+            self.out_bytes,
+            self.rev_bytes,
+        ]
+        .iter()
+        .any(|c| c.is_some_and(|c| c > MAX_RECORD_OCTETS))
+    }
 }
 
 /// Per-datagram context.
@@ -735,7 +751,7 @@ impl Collector {
                 };
                 let scope_len = be16(body, pos + 2).unwrap_or(0) as usize;
                 let opt_len = opt_len as usize;
-                if scope_len % 4 != 0 || opt_len % 4 != 0 {
+                if scope_len & 3 != 0 || opt_len & 3 != 0 {
                     let d = format!("options template {id}: scope length {scope_len} or option length {opt_len} is not a multiple of 4");
                     return anomaly(sink, stats, rec_at, AnomalyKind::Malformed, d);
                 }
@@ -859,7 +875,7 @@ impl Collector {
                 options_record(&mut self.scopes, hdr.scope, &rec, sink, stats, rec_at);
             } else {
                 let state = self.scopes.get(&hdr.scope);
-                emit(hdr, state, &rec, sink, stats);
+                emit(hdr, state, &rec, rec_at, sink, stats);
             }
         }
     }
@@ -943,11 +959,16 @@ fn emit(
     hdr: &Header,
     state: Option<&ScopeState>,
     rec: &Rec,
+    at: u64,
     sink: &mut dyn Sink,
     stats: &mut DecodeStats,
 ) {
-    let octets = rec.octets();
-    let all = rec.all_octets();
+    if rec.implausible() {
+        let d = format!("octet counter above {MAX_RECORD_OCTETS} clamped");
+        anomaly(sink, stats, at, AnomalyKind::Limit, d);
+    }
+    let octets = rec.octets().min(MAX_RECORD_OCTETS);
+    let all = rec.all_octets().min(MAX_RECORD_OCTETS);
     stats.records += 1;
     stats.bytes = stats.bytes.saturating_add(all);
     stats.export_records += 1;
@@ -1021,7 +1042,7 @@ fn emit(
         proto: IpProto(proto),
         bytes_out: bytes,
         packets_out: packets,
-        bytes_in: rec.rev_bytes.unwrap_or(0),
+        bytes_in: rec.rev_bytes.unwrap_or(0).min(MAX_RECORD_OCTETS),
         packets_in: rec.rev_pkts.unwrap_or(0),
         src_mac,
         dst_mac,
@@ -1179,7 +1200,12 @@ pub fn decode_file(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
     while pos < input.len() {
         let rest = &input[pos..];
         let n = framed_len(rest).filter(|&n| n > 0).unwrap_or(rest.len());
-        stats.add(&c.datagram(exporter, &rest[..n], pos as u64, sink));
+        let st = c.datagram(exporter, &rest[..n], pos as u64, sink);
+        stats.records += st.records;
+        stats.bytes = stats.bytes.saturating_add(st.bytes);
+        stats.anomalies += st.anomalies;
+        stats.export_records += st.export_records;
+        stats.export_bytes = stats.export_bytes.saturating_add(st.export_bytes);
         pos += n;
     }
     stats
