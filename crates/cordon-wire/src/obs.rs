@@ -295,11 +295,12 @@ pub struct DecodeStats {
 impl DecodeStats {
     /// Adds another decoder's counts to these.
     pub fn add(&mut self, other: &DecodeStats) {
-        self.records += other.records;
-        self.bytes += other.bytes;
-        self.anomalies += other.anomalies;
-        self.export_records += other.export_records;
-        self.export_bytes += other.export_bytes;
+        // Saturating: hostile counters must not be able to overflow a sum.
+        self.records = self.records.saturating_add(other.records);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.anomalies = self.anomalies.saturating_add(other.anomalies);
+        self.export_records = self.export_records.saturating_add(other.export_records);
+        self.export_bytes = self.export_bytes.saturating_add(other.export_bytes);
     }
 }
 
