@@ -7,6 +7,7 @@ pub mod date;
 pub mod explain;
 pub mod intel;
 pub mod intel_cmd;
+pub mod model;
 pub mod output;
 
 /// How a command ended, when it did not fail outright.

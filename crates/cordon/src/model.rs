@@ -1,0 +1,157 @@
+//! The records of cordon's JSONL wire format (`docs/wire-format.md`), as Rust types.
+//!
+//! `cordon scan --format jsonl` writes them; `cordon report`, `cordon diff` and integrations
+//! read them back. **Fields are only ever added, never renamed or retyped**; readers ignore
+//! what they do not know (no `deny_unknown_fields` here, on purpose).
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the wire format, written in every summary record. Bumped only when a field
+/// changes meaning or is removed (which the growth rule forbids within a major version).
+pub const WIRE_VERSION: u32 = 1;
+
+/// One step of an evidence chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `address`, `prefix`, `asn`, `organisation`, `rule`, `name`, `suffix`, `dns`, `tls`,
+    /// `http`, `x509`, `mac`, `block`, `dhcp`, `company`, `parent`, `hosted-on`, ...
+    pub kind: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+/// A designation that applies to the record's entity (directly or through an owner).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DesignationRef {
+    /// `dod-1260h`, `fcc-covered`, `ndaa-889`, `ofac-ns-cmic`, `state-ban-tx`, `reported`, ...
+    pub list: String,
+    /// When the entity was added to the list (or the edition date when unknown).
+    pub date: String,
+    /// `designated` or `reported`.
+    pub status: String,
+    /// Official source URL.
+    pub source: String,
+    /// The entity that is on the list: the record's entity or one of its owners.
+    pub holder: String,
+}
+
+/// Traffic between one internal asset and infrastructure of one company, in one relationship.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The internal endpoint (IP address).
+    pub asset: String,
+    /// The most specific company (stable id) and its ultimate parent.
+    pub entity: String,
+    pub group: String,
+    /// `operated-by`, `hosted-on` or `transit-via`.
+    pub relationship: String,
+    /// 0..1, two decimals.
+    pub confidence: f64,
+    pub flows: u64,
+    /// Bytes from the asset to the company's side, and back.
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    /// RFC 3339 UTC.
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Host names seen for the remote side (DNS, TLS, HTTP), at most 20.
+    pub names: Vec<String>,
+    /// Example remote addresses, at most 10.
+    pub remotes: Vec<String>,
+    /// Remote ports, at most 20.
+    #[serde(default)]
+    pub ports: Vec<u16>,
+    /// Kinds of service from domain rules (`ai-model-api`, `cdn`, `payment`, ...).
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// The evidence chain of the strongest attribution, then other signals.
+    pub evidence: Vec<Evidence>,
+    pub designations: Vec<DesignationRef>,
+}
+
+/// A device on the network whose maker is a company of concern (or, with `--all-devices`,
+/// any device).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub mac: String,
+    /// Last address seen for it.
+    pub ip: Option<String>,
+    pub entity: Option<String>,
+    pub group: Option<String>,
+    /// Always `made-by` when `entity` is set.
+    pub relationship: Option<String>,
+    /// IEEE registry organisation name.
+    pub maker: Option<String>,
+    pub host_name: Option<String>,
+    pub vendor_class: Option<String>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub evidence: Vec<Evidence>,
+    pub designations: Vec<DesignationRef>,
+}
+
+/// One malformed record, as reported by a decoder (capped per input; the summary counts all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnomalyRecord {
+    pub path: String,
+    pub offset: u64,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// What was read from one input file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputSummary {
+    pub path: String,
+    /// Detected format (`pcap`, `zeek-tsv`, `netflow`, ...), or `unknown`.
+    pub format: String,
+    /// Records decoded: packets, flow-export records, or log lines.
+    pub records: u64,
+    /// For flow exports: the sum of octet counters (as nfdump totals them); for captures:
+    /// captured bytes; for logs: the sum of flow byte counters.
+    pub bytes: u64,
+    pub anomalies: u64,
+    /// A problem that stopped this input (unreadable, unknown format), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The dataset dates behind the run's attributions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub id: String,
+    pub date: String,
+}
+
+/// The last record of a scan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub wire_version: u32,
+    pub cordon_version: String,
+    /// When the scan ran (RFC 3339 UTC).
+    pub scanned_at: String,
+    pub inputs: Vec<InputSummary>,
+    pub records: u64,
+    pub bytes: u64,
+    pub anomalies: u64,
+    pub flows: u64,
+    pub exposures: u64,
+    pub devices: u64,
+    /// Earliest and latest observation time, RFC 3339.
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub datasets: Vec<DatasetRef>,
+}
+
+/// A record of the JSONL stream, tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Record {
+    Exposure(Exposure),
+    Device(Device),
+    Anomaly(AnomalyRecord),
+    Summary(Summary),
+}
