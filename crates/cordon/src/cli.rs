@@ -36,6 +36,16 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Attribute every flow, name and device in telemetry to the companies behind it.
+    ///
+    /// Reads packet captures (pcap, pcapng), Zeek logs (TSV and JSON; a folder of them is one
+    /// input set), Suricata EVE JSON, NetFlow v5/v9 and IPFIX (captures of export traffic or
+    /// raw datagrams), sFlow v5, AWS VPC flow logs, Route 53 Resolver query logs, and CSV or
+    /// NDJSON flow tables. Formats are detected from content; gzip and zstd are read
+    /// transparently; folders are walked. A bad file is reported and counted; the rest is
+    /// scanned.
+    #[command(after_help = "Examples:\n  cordon scan examples/office.pcap\n  cordon scan /var/log/zeek/2026-11-25/ --format jsonl > scan.jsonl\n  cordon scan exports/*.pcap --internal 10.0.0.0/8 198.51.100.0/24\n  cordon scan flows.csv.zst --format jsonl | jq 'select(.type==\"exposure\")'\n\nExit status: 0 when the scan ran (per-file problems are reported and counted); 2 for usage\nerrors or when no input could be read.")]
+    Scan(ScanArgs),
     /// Explain who is behind IP addresses, host names, MAC addresses or company names.
     #[command(
         after_help = "Examples:\n  cordon explain 47.88.1.2\n  cordon explain img.alicdn.com qianfan.baidubce.com\n  cordon explain 44:19:b6:12:34:56     # a MAC: its maker from the IEEE registry\n  cordon explain 'China Telecom'       # a company: its parents and designations\n  cordon explain --format json 8.8.8.8 | jq ."
@@ -52,6 +62,34 @@ pub enum Format {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// A summary people read.
+    Text,
+    /// The wire format (docs/wire-format.md): one JSON record per line.
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// Files or folders of telemetry.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
+    pub format: ScanFormat,
+    /// The organisation's own address ranges: the asset of a flow is its internal end
+    /// [default: 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10].
+    #[arg(long, value_name = "CIDR", num_args = 1..)]
+    pub internal: Option<Vec<ipnet::IpNet>>,
+    /// Report every device seen, not only those made by companies of concern.
+    #[arg(long)]
+    pub all_devices: bool,
+    /// Show the progress bar even with --format jsonl (it goes to stderr, and only to a
+    /// terminal).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 #[derive(Args, Debug)]

@@ -53,6 +53,12 @@ pub fn today() -> i64 {
     secs.div_euclid(86_400)
 }
 
+/// Now, as RFC 3339 UTC.
+pub fn now_rfc3339() -> String {
+    let us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+    rfc3339_micros(us)
+}
+
 /// A timestamp in Unix microseconds as RFC 3339 UTC with millisecond precision.
 pub fn rfc3339_micros(us: i64) -> String {
     let secs = us.div_euclid(1_000_000);

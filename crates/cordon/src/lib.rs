@@ -9,6 +9,7 @@ pub mod intel;
 pub mod intel_cmd;
 pub mod model;
 pub mod output;
+pub mod scan;
 
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {

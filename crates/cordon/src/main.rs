@@ -11,6 +11,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
+        cli::Command::Scan(a) => cordon::scan::run(&cli.global, a),
         cli::Command::Explain(a) => intel_cmd::explain(&cli.global, a),
         cli::Command::Intel(c) => intel_cmd::intel(&cli.global, c),
     };

@@ -1,0 +1,265 @@
+//! Aggregate: flows into exposures per (asset, company, relationship), MACs into devices.
+//!
+//! **Memory grows with the number of exposures and devices, not with the input**: a flow
+//! either adds to an existing exposure, starts one, or is only counted. Lists kept per
+//! exposure are capped (names 20, remotes 10, ports 20). Aggregators are built per worker
+//! and merged.
+
+use super::attrib::{Attributor, RemoteMatch};
+use crate::model::Evidence;
+use cordon_index::{EntityId, Relationship};
+use cordon_wire::{Flow, Mac, Micros};
+use foldhash::HashMap;
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub const MAX_NAMES: usize = 20;
+pub const MAX_REMOTES: usize = 10;
+pub const MAX_PORTS: usize = 20;
+
+/// Which addresses are the organisation's own.
+#[derive(Clone, Debug)]
+pub struct Internal {
+    nets: Vec<IpNet>,
+}
+
+impl Internal {
+    /// Private, CGNAT, unique-local and link-local ranges.
+    pub fn default_ranges() -> Internal {
+        let nets = [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "100.64.0.0/10",
+            "169.254.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ];
+        Internal { nets: nets.iter().map(|n| n.parse().expect("valid built-in range")).collect() }
+    }
+
+    pub fn new(nets: Vec<IpNet>) -> Internal {
+        Internal { nets }
+    }
+
+    #[inline]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ExposureAgg {
+    pub flows: u64,
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub first: Micros,
+    pub last: Micros,
+    pub confidence: f32,
+    pub names: Vec<Arc<str>>,
+    pub remotes: Vec<IpAddr>,
+    pub ports: Vec<u16>,
+    pub services: Vec<Arc<str>>,
+    pub evidence: Arc<Vec<Evidence>>,
+}
+
+fn add_capped<T: PartialEq + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
+    if list.len() < cap && !list.contains(v) {
+        list.push(v.clone());
+    }
+}
+
+impl ExposureAgg {
+    fn merge(&mut self, o: &ExposureAgg) {
+        self.flows += o.flows;
+        self.bytes_out = self.bytes_out.saturating_add(o.bytes_out);
+        self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        if o.confidence > self.confidence {
+            self.confidence = o.confidence;
+            self.evidence = o.evidence.clone();
+        }
+        for n in &o.names {
+            add_capped(&mut self.names, n, MAX_NAMES);
+        }
+        for r in &o.remotes {
+            add_capped(&mut self.remotes, r, MAX_REMOTES);
+        }
+        for p in &o.ports {
+            add_capped(&mut self.ports, p, MAX_PORTS);
+        }
+        for s in &o.services {
+            add_capped(&mut self.services, s, 8);
+        }
+    }
+}
+
+/// A MAC address seen on the network.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceAgg {
+    pub ip: Option<IpAddr>,
+    pub host_name: Option<String>,
+    pub vendor_class: Option<String>,
+    pub first: Micros,
+    pub last: Micros,
+    /// How it was seen: `ethernet`, `dhcp`, `zeek conn`, ...
+    pub seen_by: Vec<&'static str>,
+}
+
+pub type ExposureKey = (IpAddr, EntityId, Relationship);
+
+#[derive(Default)]
+pub struct Aggregator {
+    pub exposures: HashMap<ExposureKey, ExposureAgg>,
+    pub devices: HashMap<Mac, DeviceAgg>,
+    /// Flows seen, and flows between two internal or two external endpoints with no
+    /// attribution (counted, not kept).
+    pub flows: u64,
+    pub first: Option<Micros>,
+    pub last: Option<Micros>,
+}
+
+impl Aggregator {
+    /// Attributes one flow and adds it to the exposures it belongs to.
+    #[inline]
+    pub fn flow(&mut self, f: &Flow, attr: &mut Attributor<'_>, internal: &Internal) {
+        self.flows += 1;
+        if f.first > 0 {
+            self.first = Some(self.first.map_or(f.first, |x| x.min(f.first)));
+            self.last = Some(self.last.map_or(f.last, |x| x.max(f.last)));
+        }
+        let (si, di) = (internal.contains(f.src), internal.contains(f.dst));
+        if si && di {
+            self.flow_macs(f, si, di);
+            return;
+        }
+        let uid = f.uid.as_deref();
+        // The asset is the internal side; with neither internal, the side not attributed.
+        let (asset, remote, out, inn, port, matches) = if si {
+            let Some(m) = attr.remote(f.dst, uid) else { return self.flow_macs(f, si, di) };
+            (f.src, f.dst, f.bytes_out, f.bytes_in, f.dport, m)
+        } else if di {
+            let Some(m) = attr.remote(f.src, uid) else { return self.flow_macs(f, si, di) };
+            (f.dst, f.src, f.bytes_in, f.bytes_out, f.sport, m)
+        } else if let Some(m) = attr.remote(f.dst, uid) {
+            (f.src, f.dst, f.bytes_out, f.bytes_in, f.dport, m)
+        } else if let Some(m) = attr.remote(f.src, uid) {
+            (f.dst, f.src, f.bytes_in, f.bytes_out, f.sport, m)
+        } else {
+            return;
+        };
+        self.flow_macs(f, si, di);
+        let scale = u64::from(f.sampling.max(1));
+        for m in matches.iter() {
+            self.add(asset, remote, port, f, out.saturating_mul(scale), inn.saturating_mul(scale), m);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add(&mut self, asset: IpAddr, remote: IpAddr, port: u16, f: &Flow, out: u64, inn: u64, m: &RemoteMatch) {
+        let key = (asset.to_canonical(), m.entity, m.relationship);
+        let e = self.exposures.entry(key).or_insert_with(|| ExposureAgg {
+            flows: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+            first: f.first,
+            last: f.last,
+            confidence: m.confidence,
+            names: Vec::new(),
+            remotes: Vec::new(),
+            ports: Vec::new(),
+            services: Vec::new(),
+            evidence: m.evidence.clone(),
+        });
+        e.flows += 1;
+        e.bytes_out = e.bytes_out.saturating_add(out);
+        e.bytes_in = e.bytes_in.saturating_add(inn);
+        e.first = e.first.min(f.first);
+        e.last = e.last.max(f.last);
+        if m.confidence > e.confidence {
+            e.confidence = m.confidence;
+            e.evidence = m.evidence.clone();
+        }
+        for n in &m.names {
+            add_capped(&mut e.names, n, MAX_NAMES);
+        }
+        add_capped(&mut e.remotes, &remote.to_canonical(), MAX_REMOTES);
+        if port != 0 {
+            add_capped(&mut e.ports, &port, MAX_PORTS);
+        }
+        if let Some(s) = &m.service {
+            add_capped(&mut e.services, s, 8);
+        }
+    }
+
+    /// MACs carried by a flow (Zeek `orig_l2_addr`, NetFlow MAC fields) for its internal
+    /// endpoints.
+    fn flow_macs(&mut self, f: &Flow, si: bool, di: bool) {
+        if let (Some(m), true) = (f.src_mac, si) {
+            self.device(m, Some(f.src), None, None, f.first, f.last, "flow");
+        }
+        if let (Some(m), true) = (f.dst_mac, di) {
+            self.device(m, Some(f.dst), None, None, f.first, f.last, "flow");
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn device(
+        &mut self,
+        mac: Mac,
+        ip: Option<IpAddr>,
+        host_name: Option<&str>,
+        vendor_class: Option<&str>,
+        first: Micros,
+        last: Micros,
+        seen_by: &'static str,
+    ) {
+        if mac.is_zero() || mac.is_multicast() {
+            return;
+        }
+        let d = self.devices.entry(mac).or_insert_with(|| DeviceAgg { first, last, ..Default::default() });
+        if ip.is_some() && last >= d.last {
+            d.ip = ip;
+        }
+        if let Some(h) = host_name.filter(|h| !h.is_empty()) {
+            d.host_name = Some(h.to_string());
+        }
+        if let Some(v) = vendor_class.filter(|v| !v.is_empty()) {
+            d.vendor_class = Some(v.to_string());
+        }
+        d.first = d.first.min(first);
+        d.last = d.last.max(last);
+        if !d.seen_by.contains(&seen_by) {
+            d.seen_by.push(seen_by);
+        }
+    }
+
+    pub fn merge(&mut self, o: Aggregator) {
+        self.flows += o.flows;
+        self.first = match (self.first, o.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, o.last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (k, v) in o.exposures {
+            match self.exposures.get_mut(&k) {
+                Some(e) => e.merge(&v),
+                None => {
+                    self.exposures.insert(k, v);
+                }
+            }
+        }
+        for (mac, d) in o.devices {
+            let seen = d.seen_by.clone();
+            for s in seen {
+                self.device(mac, d.ip, d.host_name.as_deref(), d.vendor_class.as_deref(), d.first, d.last, s);
+            }
+        }
+    }
+}

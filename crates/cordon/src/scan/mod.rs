@@ -1,0 +1,326 @@
+//! `cordon scan`: the pipeline, on one screen.
+//!
+//! ```text
+//! source ─bytes─▶ decode (cordon-wire) ─Observation─▶ correlate (names) ─▶ attribute ─▶ aggregate ─▶ sink
+//! ```
+//!
+//! 1. **Source** ([`source`]): walk the paths, decompress, detect each input's format.
+//! 2. **Decode, phase 1**: inputs that carry names (captures, Suricata EVE, Zeek dns/ssl/
+//!    http/x509/dhcp logs, Route 53 logs) are decoded in parallel; their flows are held.
+//! 3. **Correlate** ([`names`]): DNS answers, CNAME chains, TLS and HTTP names are frozen
+//!    into a name index, by address and by connection id.
+//! 4. **Decode, phase 2, attribute and aggregate** ([`attrib`], [`aggregate`]): held flows,
+//!    then flow-only inputs (Zeek conn logs in parallel chunks, NetFlow/IPFIX/sFlow, VPC flow
+//!    logs, CSV) are attributed one flow at a time and folded into exposures per (asset,
+//!    company, relationship); MACs into devices.
+//! 5. **Sink** ([`output`]): JSONL records or a summary people read.
+//!
+//! **A bad input never ends the run**: per-file errors and malformed records are counted and
+//! reported with file and offset; the exit status is 2 only when no input could be read.
+
+pub mod aggregate;
+pub mod attrib;
+pub mod names;
+pub mod output;
+pub mod source;
+
+use crate::cli::{Global, ScanArgs, ScanFormat};
+use crate::intel_cmd::load_intel;
+use crate::model::{AnomalyRecord, InputSummary};
+use crate::Outcome;
+use aggregate::{Aggregator, Internal};
+use anyhow::{Context, Result};
+use attrib::Attributor;
+use cordon_wire::detect::Format;
+use cordon_wire::{zeek, Anomaly, DecodeStats, Flow, Observation, Sink};
+use names::NameIndex;
+use rayon::prelude::*;
+use source::Input;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Anomaly records written per input (all are counted).
+pub const MAX_ANOMALY_RECORDS: usize = 100;
+/// Chunk size for parallel line-based decoding.
+const CHUNK: usize = 4 << 20;
+
+pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let loaded = load_intel(g)?;
+    let intel = &loaded.intel;
+    let internal = match &a.internal {
+        Some(nets) => Internal::new(nets.clone()),
+        None => Internal::default_ranges(),
+    };
+
+    // 1. Source.
+    let mut summaries: Vec<InputSummary> = Vec::new();
+    let mut opened: Vec<Input> = Vec::new();
+    for item in source::walk(&a.paths) {
+        match item.and_then(|p| Input::open(&p)) {
+            Ok(i) if i.format == Format::Unknown => summaries.push(failed(&i.path, "unknown", "unknown format: not a capture, flow export or log cordon reads")),
+            Ok(i) => opened.push(i),
+            Err(e) => summaries.push(failed(&PathBuf::from(path_of(&e)), "unknown", &format!("{e:#}"))),
+        }
+    }
+    for s in &summaries {
+        anstream::eprintln!("cordon: {}: {}", s.path, s.error.as_deref().unwrap_or(""));
+    }
+    let total_size: u64 = opened.iter().map(|i| i.disk_size).sum();
+    let progress = output::progress(total_size, a.format == ScanFormat::Text || a.progress);
+    let (phase1, phase2): (Vec<Input>, Vec<Input>) = opened.into_iter().partition(carries_names);
+
+    // 2. Decode, phase 1: inputs with names; flows held.
+    let held: Vec<(InputSummary, Collect)> = phase1
+        .into_par_iter()
+        .map(|input| {
+            let size = input.disk_size;
+            let r = decode_whole(input, Collect::default());
+            progress.inc(size);
+            r
+        })
+        .collect();
+
+    // 3. Correlate.
+    let mut names = NameIndex::default();
+    for (_, c) in &held {
+        for obs in &c.named {
+            match obs {
+                Observation::Dns(d) => names.add_dns(d),
+                Observation::Name(n) => names.add_server_name(n),
+                _ => {}
+            }
+        }
+    }
+
+    // 4. Attribute and aggregate: held flows, then flow-only inputs.
+    let mut agg = Aggregator::default();
+    let mut anomalies: Vec<AnomalyRecord> = Vec::new();
+    {
+        let mut attr = Attributor::new(intel, &names);
+        for (summary, c) in held {
+            for f in &c.flows {
+                agg.flow(f, &mut attr, &internal);
+            }
+            for obs in &c.named {
+                device_from(&mut agg, obs);
+            }
+            anomalies.extend(c.anomalies.into_iter().map(|x| anomaly_record(&summary.path, x)));
+            summaries.push(summary);
+        }
+    }
+    let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>)> = phase2
+        .into_par_iter()
+        .map(|input| stream(input, intel, &names, &internal, &progress))
+        .collect();
+    for (summary, part, anoms) in streamed {
+        agg.merge(part);
+        anomalies.extend(anoms.into_iter().map(|x| anomaly_record(&summary.path, x)));
+        summaries.push(summary);
+    }
+    progress.finish_and_clear();
+    summaries.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // 5. Sink.
+    let report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
+    let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
+    match a.format {
+        ScanFormat::Jsonl => report.write_jsonl(&mut std::io::stdout().lock())?,
+        ScanFormat::Text => report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?,
+    }
+    if !read_any {
+        anstream::eprintln!("cordon: error: no input could be read");
+        return Ok(Outcome::Usage);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn failed(path: &std::path::Path, format: &str, error: &str) -> InputSummary {
+    InputSummary { path: path.display().to_string(), format: format.into(), error: Some(error.into()), ..Default::default() }
+}
+
+/// The path an error is about, from its first line (`PATH: cannot open`).
+fn path_of(e: &anyhow::Error) -> String {
+    let s = format!("{e}");
+    s.split(": ").next().unwrap_or("").to_string()
+}
+
+fn anomaly_record(path: &str, a: Anomaly) -> AnomalyRecord {
+    AnomalyRecord { path: path.to_string(), offset: a.offset, kind: a.kind.as_str().into(), detail: a.detail }
+}
+
+/// Inputs decoded before flows are attributed: those that can carry names.
+fn carries_names(i: &Input) -> bool {
+    match i.format {
+        Format::ZeekTsv => zeek::parse_header(i.head()).is_none_or(|h| h.kind != zeek::LogKind::Conn),
+        Format::Pcap | Format::Pcapng | Format::SuricataEve | Format::ZeekJson | Format::Route53 => true,
+        _ => false,
+    }
+}
+
+/// Keeps what phase 1 decodes: flows for later, names and devices, the first anomalies.
+#[derive(Default)]
+struct Collect {
+    flows: Vec<Flow>,
+    named: Vec<Observation>,
+    anomalies: Vec<Anomaly>,
+}
+
+impl Sink for Collect {
+    fn observe(&mut self, obs: Observation) {
+        match obs {
+            Observation::Flow(f) => self.flows.push(f),
+            other => self.named.push(other),
+        }
+    }
+    fn anomaly(&mut self, a: Anomaly) {
+        if self.anomalies.len() < MAX_ANOMALY_RECORDS {
+            self.anomalies.push(a);
+        }
+    }
+}
+
+/// Devices from DHCP and host observations.
+fn device_from(agg: &mut Aggregator, obs: &Observation) {
+    match obs {
+        Observation::Dhcp(d) => agg.device(d.mac, d.ip, d.host_name.as_deref(), d.vendor_class.as_deref(), d.ts, d.ts, "dhcp"),
+        Observation::Host(h) => agg.device(h.mac, h.ip, None, None, h.ts, h.ts, "ethernet"),
+        _ => {}
+    }
+}
+
+/// Decodes a whole input with the decoder its format calls for.
+fn decode_whole<S: Sink>(input: Input, mut sink: S) -> (InputSummary, S) {
+    let path = input.path.display().to_string();
+    let format = input.format;
+    let data = match input.read_all() {
+        Ok(d) => d,
+        Err(e) => return (failed(std::path::Path::new(&path), format.as_str(), &format!("{e:#}")), sink),
+    };
+    let st = decode_bytes(format, &data, &mut sink);
+    (summary(path, format, &st), sink)
+}
+
+fn decode_bytes(format: Format, data: &[u8], sink: &mut dyn Sink) -> DecodeStats {
+    use cordon_wire::{aws, capture, csvlog, eve, netflow, sflow};
+    match format {
+        Format::Pcap | Format::Pcapng => capture::decode(data, sink),
+        Format::NetflowDatagrams => netflow::decode_file(data, sink),
+        Format::Sflow => sflow::datagram(data, 0, sink),
+        Format::ZeekTsv | Format::ZeekJson => zeek::decode(data, sink),
+        Format::SuricataEve => eve::decode(data, sink),
+        Format::AwsVpcFlow | Format::AwsVpcFlowCloudWatch | Format::Route53 => aws::decode(data, sink),
+        Format::Csv => csvlog::decode(data, sink),
+        Format::Ndjson => csvlog::decode_ndjson(data, sink),
+        Format::Unknown => DecodeStats::default(),
+    }
+}
+
+fn summary(path: String, format: Format, st: &DecodeStats) -> InputSummary {
+    // Flow exports count flow records and their octets, as nfdump does.
+    let export = st.export_records > 0 || matches!(format, Format::NetflowDatagrams | Format::Sflow);
+    let fmt = match (format, st.export_records > 0) {
+        (Format::Pcap, true) => "pcap (flow export)",
+        (Format::Pcapng, true) => "pcapng (flow export)",
+        (f, _) => f.as_str(),
+    };
+    InputSummary {
+        path,
+        format: fmt.to_string(),
+        records: if export { st.export_records } else { st.records },
+        bytes: if export { st.export_bytes } else { st.bytes },
+        anomalies: st.anomalies,
+        error: None,
+    }
+}
+
+/// Attributes flows as they are decoded; keeps devices and the first anomalies.
+struct Streamer<'a> {
+    attr: Attributor<'a>,
+    agg: Aggregator,
+    internal: &'a Internal,
+    anomalies: Vec<Anomaly>,
+}
+
+impl Sink for Streamer<'_> {
+    fn observe(&mut self, obs: Observation) {
+        match obs {
+            Observation::Flow(f) => self.agg.flow(&f, &mut self.attr, self.internal),
+            other => device_from(&mut self.agg, &other),
+        }
+    }
+    fn anomaly(&mut self, a: Anomaly) {
+        if self.anomalies.len() < MAX_ANOMALY_RECORDS {
+            self.anomalies.push(a);
+        }
+    }
+}
+
+/// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
+/// chunks decoded by all cores; other formats whole.
+fn stream(
+    input: Input,
+    intel: &cordon_index::Intel,
+    names: &NameIndex,
+    internal: &Internal,
+    progress: &indicatif::ProgressBar,
+) -> (InputSummary, Aggregator, Vec<Anomaly>) {
+    let new = || Streamer { attr: Attributor::new(intel, names), agg: Aggregator::default(), internal, anomalies: Vec::new() };
+    let path = input.path.display().to_string();
+    let format = input.format;
+    let header = (format == Format::ZeekTsv).then(|| zeek::parse_header(input.head())).flatten();
+    let size = input.disk_size;
+    let Some(header) = header else {
+        let (s, st) = decode_whole(input, new());
+        progress.inc(size);
+        return (s, st.agg, st.anomalies);
+    };
+    // Zeek TSV conn: chunks cut on newlines, decoded in parallel, merged.
+    let compressed = input.compression.is_some();
+    let workers = rayon::current_num_threads().max(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(workers * 2);
+    let rx = Mutex::new(rx);
+    let results: Mutex<Vec<(Streamer<'_>, DecodeStats)>> = Mutex::new(Vec::new());
+    let read_result = std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                let mut st = new();
+                let mut stats = DecodeStats::default();
+                loop {
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok((chunk, off))) = next else { break };
+                    stats.add(&zeek::decode_body(&header, &chunk, off, &mut st));
+                }
+                if let Ok(mut r) = results.lock() {
+                    r.push((st, stats));
+                }
+            });
+        }
+        let r = input.for_each_line_chunk(CHUNK, |chunk, off| {
+            if !compressed {
+                progress.inc(chunk.len() as u64);
+            }
+            tx.send((chunk, off)).context("decoder threads stopped")
+        });
+        if compressed {
+            progress.inc(size);
+        }
+        drop(tx);
+        r
+    });
+    let mut agg = Aggregator::default();
+    let mut anomalies = Vec::new();
+    let mut stats = DecodeStats::default();
+    for (st, s) in results.into_inner().unwrap_or_default() {
+        agg.merge(st.agg);
+        anomalies.extend(st.anomalies);
+        stats.add(&s);
+    }
+    anomalies.sort_by_key(|a| a.offset);
+    anomalies.truncate(MAX_ANOMALY_RECORDS);
+    let mut summary = summary(path, format, &stats);
+    if let Err(e) = read_result {
+        summary.error = Some(format!("{e:#}"));
+    }
+    (summary, agg, anomalies)
+}

@@ -1,0 +1,203 @@
+//! Source: from paths on the command line to readable inputs with a detected format.
+//!
+//! Folders are walked (sorted, hidden files skipped); gzip and zstd are decompressed
+//! transparently, with a cap on the decompressed size; **the format comes from the content,
+//! never from the file name**. A path that cannot be read is an error for that path only.
+
+use anyhow::{bail, Context, Result};
+use cordon_wire::detect::{self, Compression, Format};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Decompressed inputs larger than this are refused (a decompression bomb, or a file to
+/// split first).
+pub const MAX_DECOMPRESSED: u64 = 32 << 30;
+/// How much of an input is read to detect its format.
+const SNIFF: usize = 64 * 1024;
+
+/// Lists the files under the given paths: files as given, folders walked recursively in
+/// name order. Unreadable paths come back as errors in place.
+pub fn walk(paths: &[PathBuf]) -> Vec<Result<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        walk_one(p, &mut out, 0);
+    }
+    out
+}
+
+fn walk_one(p: &Path, out: &mut Vec<Result<PathBuf>>, depth: usize) {
+    let meta = match std::fs::metadata(p) {
+        Ok(m) => m,
+        Err(e) => {
+            out.push(Err(anyhow::Error::new(e).context(format!("{}: cannot read", p.display()))));
+            return;
+        }
+    };
+    if meta.is_file() {
+        out.push(Ok(p.to_path_buf()));
+        return;
+    }
+    if !meta.is_dir() {
+        out.push(Err(anyhow::anyhow!("{}: not a file or folder", p.display())));
+        return;
+    }
+    if depth > 32 {
+        out.push(Err(anyhow::anyhow!("{}: folders nested too deep", p.display())));
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            out.push(Err(anyhow::Error::new(e).context(format!("{}: cannot list", p.display()))));
+            return;
+        }
+    };
+    entries.sort();
+    for e in entries {
+        let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if !hidden {
+            walk_one(&e, out, depth + 1);
+        }
+    }
+}
+
+/// An opened input: its (decompressed) head for sniffing and a reader for the rest.
+pub struct Input {
+    pub path: PathBuf,
+    pub format: Format,
+    pub compression: Option<Compression>,
+    /// Size on disk, for progress.
+    pub disk_size: u64,
+    head: Vec<u8>,
+    rest: Box<dyn Read + Send>,
+}
+
+impl Input {
+    /// Opens a file, decompressing if needed, and detects its format from the content.
+    pub fn open(path: &Path) -> Result<Input> {
+        let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        let disk_size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut raw = BufReader::with_capacity(256 * 1024, file);
+        let mut magic = Vec::with_capacity(8);
+        (&mut raw).take(8).read_to_end(&mut magic).with_context(|| format!("{}: cannot read", path.display()))?;
+        let compression = detect::compression(&magic);
+        let raw = std::io::Cursor::new(magic).chain(raw);
+        let mut reader: Box<dyn Read + Send> = match compression {
+            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+            Some(Compression::Zstd) => Box::new(
+                zstd::stream::read::Decoder::new(raw)
+                    .with_context(|| format!("{}: cannot start zstd decoding", path.display()))?,
+            ),
+            None => Box::new(raw),
+        };
+        let mut head = Vec::with_capacity(SNIFF);
+        (&mut reader)
+            .take(SNIFF as u64)
+            .read_to_end(&mut head)
+            .with_context(|| format!("{}: cannot read (corrupt compression?)", path.display()))?;
+        let format = detect::detect(&head);
+        Ok(Input { path: path.to_path_buf(), format, compression, disk_size, head, rest: reader })
+    }
+
+    /// The first bytes of the (decompressed) content.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// Reads the whole (decompressed) content into memory.
+    pub fn read_all(self) -> Result<Vec<u8>> {
+        let mut buf = self.head;
+        let path = self.path;
+        self.rest
+            .take(MAX_DECOMPRESSED.saturating_sub(buf.len() as u64) + 1)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("{}: read failed", path.display()))?;
+        if buf.len() as u64 > MAX_DECOMPRESSED {
+            bail!("{}: larger than {} GiB decompressed", path.display(), MAX_DECOMPRESSED >> 30);
+        }
+        Ok(buf)
+    }
+
+    /// Reads the content in chunks of about `size` bytes that end on a newline (the last one
+    /// may not), handing each to `f` with its offset. Memory stays bounded by the chunk size.
+    pub fn for_each_line_chunk(
+        self,
+        size: usize,
+        mut f: impl FnMut(Vec<u8>, u64) -> Result<()>,
+    ) -> Result<()> {
+        let path = self.path;
+        let mut reader = self.rest.take(MAX_DECOMPRESSED);
+        let mut carry = self.head;
+        let mut offset = 0u64;
+        let mut eof = false;
+        loop {
+            if !eof {
+                let want = size.saturating_sub(carry.len()).max(64 * 1024);
+                let n = (&mut reader)
+                    .take(want as u64)
+                    .read_to_end(&mut carry)
+                    .with_context(|| format!("{}: read failed", path.display()))?;
+                eof = n == 0;
+            }
+            if carry.is_empty() {
+                return Ok(());
+            }
+            // Cut after the last newline and keep the partial line for the next chunk; with
+            // no newline yet, read more (a line longer than a chunk).
+            let cut = match (eof, memchr::memrchr(b'\n', &carry)) {
+                (true, _) => carry.len(),
+                (false, Some(i)) => i + 1,
+                (false, None) => continue,
+            };
+            let rest = carry.split_off(cut);
+            let chunk = std::mem::replace(&mut carry, rest);
+            let len = chunk.len() as u64;
+            f(chunk, offset)?;
+            offset += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cordon-source-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join(name)
+    }
+
+    #[test]
+    fn gzip_is_transparent_and_chunks_end_on_lines() {
+        let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+        let p = tmp("lines.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        let input = Input::open(&p).unwrap();
+        assert_eq!(input.compression, Some(Compression::Gzip));
+        let mut got = Vec::new();
+        let mut offsets = Vec::new();
+        input
+            .for_each_line_chunk(10_000, |c, off| {
+                assert!(c.ends_with(b"\n"));
+                offsets.push(off);
+                got.extend_from_slice(&c);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, text.as_bytes());
+        assert!(offsets.len() > 2);
+        assert_eq!(offsets[0], 0);
+    }
+
+    #[test]
+    fn missing_paths_are_errors_in_place() {
+        let out = walk(&[PathBuf::from("/nonexistent/cordon")]);
+        assert_eq!(out.len(), 1);
+        assert!(format!("{:#}", out[0].as_ref().unwrap_err()).contains("/nonexistent/cordon"));
+    }
+}
