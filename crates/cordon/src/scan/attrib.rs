@@ -51,13 +51,22 @@ const MAX_CACHE: usize = 1 << 20;
 pub fn to_evidence(m: &Match) -> Vec<Evidence> {
     m.chain
         .iter()
-        .map(|s| Evidence { kind: s.kind.to_string(), value: s.value.clone(), source: s.source.clone(), date: s.date.clone() })
+        .map(|s| Evidence {
+            kind: s.kind.to_string(),
+            value: s.value.clone(),
+            source: s.source.clone(),
+            date: s.date.clone(),
+        })
         .collect()
 }
 
 impl<'a> Attributor<'a> {
     pub fn new(intel: &'a Intel, names: &'a NameIndex) -> Attributor<'a> {
-        Attributor { intel, names, cache: HashMap::default() }
+        Attributor {
+            intel,
+            names,
+            cache: HashMap::default(),
+        }
     }
 
     /// The companies behind `ip`, given the names tied to this connection (`uid`), if any.
@@ -119,9 +128,18 @@ impl<'a> Attributor<'a> {
             }
             let mut conf = m.confidence;
             // Agreement with the AS of the same group raises confidence.
-            if ip_facts.matches.iter().any(|a| intel.group(a.entity) == intel.group(m.entity)) {
+            if ip_facts
+                .matches
+                .iter()
+                .any(|a| intel.group(a.entity) == intel.group(m.entity))
+            {
                 conf = agree(conf, ip_facts.matches[0].confidence);
-                ev.push(Evidence { kind: "agrees".into(), value: "the address's AS belongs to the same group".into(), source: None, date: None });
+                ev.push(Evidence {
+                    kind: "agrees".into(),
+                    value: "the address's AS belongs to the same group".into(),
+                    source: None,
+                    date: None,
+                });
             }
             out.push(RemoteMatch {
                 entity: m.entity,
@@ -166,7 +184,12 @@ fn signal(seen: &NameSeen) -> Evidence {
         Via::Http => format!("HTTP host {}", seen.name),
         Via::X509 => format!("certificate name {}", seen.name),
     };
-    Evidence { kind: seen.via.kind().into(), value, source: Some("telemetry".into()), date: None }
+    Evidence {
+        kind: seen.via.kind().into(),
+        value,
+        source: Some("telemetry".into()),
+        date: None,
+    }
 }
 
 /// The network that carries a name-attributed service, as context.
@@ -184,10 +207,142 @@ fn hosting_context(f: &attribute::IpFacts) -> Option<Evidence> {
 fn names_of_group(intel: &Intel, names: &[&NameSeen], group: EntityId) -> Vec<Arc<str>> {
     let mut out: Vec<Arc<str>> = Vec::new();
     for n in names {
-        let hit = attribute::name(intel, &n.name).matches.iter().any(|m| intel.group(m.entity) == group);
+        let hit = attribute::name(intel, &n.name)
+            .matches
+            .iter()
+            .any(|m| intel.group(m.entity) == group);
         if hit && !out.contains(&n.name) {
             out.push(n.name.clone());
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intel::load::{load, Source};
+    use cordon_wire::{Dns, DnsData, DnsRecord, NameSource, ServerName};
+
+    fn dns(query: &str, chain: &[&str], ip: &str) -> Dns {
+        let mut answers = Vec::new();
+        let mut owner = query.to_string();
+        for c in chain {
+            answers.push(DnsRecord {
+                name: owner.clone(),
+                data: DnsData::Cname(c.to_string()),
+                ttl: 60,
+            });
+            owner = c.to_string();
+        }
+        answers.push(DnsRecord {
+            name: owner,
+            data: DnsData::Addr(ip.parse().unwrap()),
+            ttl: 60,
+        });
+        Dns {
+            ts: 0,
+            client: None,
+            server: None,
+            query: query.into(),
+            answers,
+            uid: None,
+        }
+    }
+
+    fn summary(intel: &Intel, m: &Matches) -> Vec<(String, String, &'static str)> {
+        m.iter()
+            .map(|r| {
+                (
+                    intel.entity(r.entity).id.to_string(),
+                    intel.entity(intel.group(r.entity)).id.to_string(),
+                    r.relationship.as_str(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn precedence_of_names_over_as() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let mut names = NameIndex::default();
+        // A Hikvision device cloud on an address of no concern (a US cloud).
+        names.add_dns(&dns("api.hik-connect.com", &[], "3.120.1.1"));
+        // A shop behind Alibaba's CDN: the CNAME names Alibaba.
+        names.add_dns(&dns(
+            "www.shop.example",
+            &["shop.example.w.alikunlun.com"],
+            "163.181.1.1",
+        ));
+        // A tenant's site on Alibaba Cloud: the name is of no concern, the AS is.
+        names.add_dns(&dns("www.tenant.example", &[], "47.88.1.2"));
+        // A Tencent name on a Baidu (operated-by) address: the name wins.
+        names.add_server_name(&ServerName {
+            ts: 0,
+            client: None,
+            server: Some("182.61.200.6".parse().unwrap()),
+            server_port: 443,
+            name: "weixin.qq.com".into(),
+            source: NameSource::Tls,
+            uid: None,
+        });
+        let mut a = Attributor::new(&intel, &names);
+        let get = |a: &mut Attributor, ip: &str| a.remote(ip.parse().unwrap(), None);
+
+        let hik = get(&mut a, "3.120.1.1").expect("hikvision by name");
+        assert_eq!(
+            summary(&intel, &hik),
+            [("hikvision".into(), "hikvision".into(), "operated-by")]
+        );
+
+        let cdn = get(&mut a, "163.181.1.1").expect("alibaba by name and AS");
+        assert_eq!(cdn.len(), 1, "{:?}", summary(&intel, &cdn));
+        assert_eq!(summary(&intel, &cdn)[0].1, "alibaba");
+        assert!(
+            cdn[0].evidence.iter().any(|e| e.kind == "agrees"),
+            "name and AS agree"
+        );
+
+        let tenant = get(&mut a, "47.88.1.2").expect("alibaba cloud by AS");
+        assert_eq!(
+            summary(&intel, &tenant),
+            [("alibaba-cloud".into(), "alibaba".into(), "hosted-on")]
+        );
+        assert!(tenant[0].names.iter().any(|n| &**n == "www.tenant.example"));
+
+        let tx = get(&mut a, "182.61.200.6").expect("tencent by name");
+        assert_eq!(
+            summary(&intel, &tx)
+                .iter()
+                .map(|s| s.1.as_str())
+                .collect::<Vec<_>>(),
+            ["tencent"]
+        );
+
+        assert!(get(&mut a, "8.8.8.8").is_none());
+        assert!(get(&mut a, "2001:4860::8888").is_none());
+    }
+
+    #[test]
+    fn a_connection_name_counts_for_that_connection_only() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let mut names = NameIndex::default();
+        names.add_server_name(&ServerName {
+            ts: 0,
+            client: None,
+            server: None,
+            server_port: 443,
+            name: "dashscope.aliyuncs.com".into(),
+            source: NameSource::Tls,
+            uid: Some("C42".into()),
+        });
+        let mut a = Attributor::new(&intel, &names);
+        let ip = "198.51.100.7".parse().unwrap();
+        let m = a
+            .remote(ip, Some("C42"))
+            .expect("the TLS name of the connection");
+        assert_eq!(m[0].service.as_deref(), Some("ai-model-api"));
+        assert!(a.remote(ip, Some("C43")).is_none());
+        assert!(a.remote(ip, None).is_none());
+    }
 }

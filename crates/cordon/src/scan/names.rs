@@ -98,7 +98,13 @@ impl NameIndex {
             let names: Vec<Arc<str>> = owners.iter().map(|o| self.intern(o)).collect();
             let list = self.by_ip.entry(ip.to_canonical()).or_default();
             for n in names {
-                push(list, NameSeen { name: n, via: Via::Dns(text.clone()) });
+                push(
+                    list,
+                    NameSeen {
+                        name: n,
+                        via: Via::Dns(text.clone()),
+                    },
+                );
             }
         }
     }
@@ -115,10 +121,19 @@ impl NameIndex {
         }
         let name = self.intern(&s.name);
         if let Some(ip) = s.server {
-            push(self.by_ip.entry(ip.to_canonical()).or_default(), NameSeen { name: name.clone(), via: via.clone() });
+            push(
+                self.by_ip.entry(ip.to_canonical()).or_default(),
+                NameSeen {
+                    name: name.clone(),
+                    via: via.clone(),
+                },
+            );
         }
         if let Some(uid) = &s.uid {
-            push(self.by_uid.entry(uid.clone()).or_default(), NameSeen { name, via });
+            push(
+                self.by_uid.entry(uid.clone()).or_default(),
+                NameSeen { name, via },
+            );
         }
     }
 
@@ -156,8 +171,16 @@ mod tests {
             server: None,
             query: "www.shop.example".into(),
             answers: vec![
-                DnsRecord { name: "www.shop.example".into(), data: DnsData::Cname("shop.alicdn.com".into()), ttl: 60 },
-                DnsRecord { name: "shop.alicdn.com".into(), data: DnsData::Addr(ip), ttl: 60 },
+                DnsRecord {
+                    name: "www.shop.example".into(),
+                    data: DnsData::Cname("shop.alicdn.com".into()),
+                    ttl: 60,
+                },
+                DnsRecord {
+                    name: "shop.alicdn.com".into(),
+                    data: DnsData::Addr(ip),
+                    ttl: 60,
+                },
             ],
             uid: None,
         });
@@ -178,7 +201,11 @@ mod tests {
             client: None,
             server: None,
             query: "a.example".into(),
-            answers: vec![DnsRecord { name: "a.example".into(), data: DnsData::Addr(ip), ttl: 1 }],
+            answers: vec![DnsRecord {
+                name: "a.example".into(),
+                data: DnsData::Addr(ip),
+                ttl: 1,
+            }],
             uid: None,
         });
         for name in ["b.example", "1.2.3.4"] {
