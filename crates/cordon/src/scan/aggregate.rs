@@ -68,6 +68,8 @@ pub struct ExposureAgg {
     pub ports: Vec<u16>,
     pub services: Vec<Arc<str>>,
     pub evidence: Arc<Vec<Evidence>>,
+    /// The evidence rests on the AS of `remotes[0]`: the output adds address and prefix.
+    pub by_address: bool,
 }
 
 fn add_capped<T: PartialEq + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
@@ -86,6 +88,12 @@ impl ExposureAgg {
         if o.confidence > self.confidence {
             self.confidence = o.confidence;
             self.evidence = o.evidence.clone();
+            self.by_address = o.by_address;
+            if let Some(r) = o.remotes.first() {
+                self.remotes.retain(|x| x != r);
+                self.remotes.insert(0, *r);
+                self.remotes.truncate(MAX_REMOTES);
+            }
         }
         for n in &o.names {
             add_capped(&mut self.names, n, MAX_NAMES);
@@ -199,6 +207,7 @@ impl Aggregator {
             ports: Vec::new(),
             services: Vec::new(),
             evidence: m.evidence.clone(),
+            by_address: m.by_address,
         });
         e.flows += 1;
         e.bytes_out = e.bytes_out.saturating_add(out);
@@ -208,6 +217,11 @@ impl Aggregator {
         if m.confidence > e.confidence {
             e.confidence = m.confidence;
             e.evidence = m.evidence.clone();
+            e.by_address = m.by_address;
+            let r = remote.to_canonical();
+            e.remotes.retain(|x| *x != r);
+            e.remotes.insert(0, r);
+            e.remotes.truncate(MAX_REMOTES);
         }
         for n in &m.names {
             add_capped(&mut e.names, n, MAX_NAMES);

@@ -34,15 +34,21 @@ pub struct RemoteMatch {
     /// Names of the remote that led here (or that were seen for it).
     pub names: Vec<Arc<str>>,
     pub evidence: Arc<Vec<Evidence>>,
+    /// True when the match rests on the address's AS alone: its evidence starts at the AS,
+    /// and the output adds the address and prefix of the exposure's first remote.
+    pub by_address: bool,
 }
 
 pub type Matches = Arc<[RemoteMatch]>;
 
-/// Caches attributions per address; one per worker thread.
+/// Caches attributions per address with names, and per AS for addresses without; one per
+/// worker thread.
 pub struct Attributor<'a> {
     intel: &'a Intel,
     names: &'a NameIndex,
     cache: HashMap<IpAddr, Option<Matches>>,
+    /// By (ASN, IPv6?): the AS-only attribution, shared by every address of the AS.
+    by_as: HashMap<(u32, bool), Option<Matches>>,
 }
 
 /// Upper bound on cached addresses per worker; past it the cache is cleared.
@@ -66,6 +72,7 @@ impl<'a> Attributor<'a> {
             intel,
             names,
             cache: HashMap::default(),
+            by_as: HashMap::default(),
         }
     }
 
@@ -80,15 +87,40 @@ impl<'a> Attributor<'a> {
             // Per-connection names are rare (TLS/HTTP logs): not cached.
             return self.compute(ip, conn_names);
         }
-        // Fast path: nothing of concern in the AS and no name known for the address.
-        if let IpAddr::V4(v4) = ip {
-            let asn_concern = self
-                .intel
-                .lookup_v4(u32::from(v4))
-                .is_some_and(|i| self.intel.asns[i as usize].rule.is_some());
-            if !asn_concern && !self.names.has_ip(&ip) {
-                return None;
+        if !self.names.has_ip(&ip) {
+            // No name for the address: only its AS can say anything, and says the same for
+            // every address of the AS.
+            let (asn, v6) = match ip.to_canonical() {
+                IpAddr::V4(v4) => {
+                    let i = self.intel.lookup_v4(u32::from(v4))?;
+                    let info = &self.intel.asns[i as usize];
+                    info.rule?;
+                    (info.asn, false)
+                }
+                v6 => {
+                    let m = self.intel.lookup_ip(v6)?;
+                    m.asn.rule?;
+                    (m.asn.asn, true)
+                }
+            };
+            if let Some(hit) = self.by_as.get(&(asn, v6)) {
+                return hit.clone();
             }
+            let r = self.compute(ip, &[]).map(|m| {
+                let shared: Vec<RemoteMatch> = m
+                    .iter()
+                    .map(|x| {
+                        let mut x = x.clone();
+                        let ev: Vec<Evidence> = x.evidence.iter().filter(|e| e.kind != "address" && e.kind != "prefix").cloned().collect();
+                        x.evidence = Arc::new(ev);
+                        x.by_address = true;
+                        x
+                    })
+                    .collect();
+                Matches::from(shared)
+            });
+            self.by_as.insert((asn, v6), r.clone());
+            return r;
         }
         if let Some(hit) = self.cache.get(&ip) {
             return hit.clone();
@@ -148,6 +180,7 @@ impl<'a> Attributor<'a> {
                 service: m.service.as_deref().map(Arc::from),
                 names: names_of_group(intel, &all_names, intel.group(m.entity)),
                 evidence: Arc::new(ev),
+                by_address: false,
             });
         }
         for a in &ip_facts.matches {
@@ -170,6 +203,7 @@ impl<'a> Attributor<'a> {
                 service: None,
                 names: all_names.iter().take(8).map(|s| s.name.clone()).collect(),
                 evidence: Arc::new(ev),
+                by_address: false,
             });
         }
         (!out.is_empty()).then(|| out.into())

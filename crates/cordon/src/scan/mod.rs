@@ -137,7 +137,10 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     match a.format {
-        ScanFormat::Jsonl => report.write_jsonl(&mut std::io::stdout().lock())?,
+        ScanFormat::Jsonl => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            report.write_jsonl(&mut out)?;
+        }
         ScanFormat::Text => {
             report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?
         }

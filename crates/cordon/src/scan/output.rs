@@ -52,6 +52,20 @@ pub fn designations(intel: &Intel, id: EntityId) -> Vec<DesignationRef> {
         .collect()
 }
 
+/// The evidence of an exposure; for an AS-only match, led by the address and prefix of the
+/// first remote (computed here, once per exposure, rather than per flow).
+fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Evidence> {
+    let mut out = Vec::with_capacity(e.evidence.len() + 2);
+    if let (true, Some(r)) = (e.by_address, e.remotes.first()) {
+        let f = attribute::ip(intel, *r);
+        if let Some(m) = f.matches.first() {
+            out.extend(super::attrib::to_evidence(m).into_iter().filter(|x| x.kind == "address" || x.kind == "prefix"));
+        }
+    }
+    out.extend(e.evidence.iter().cloned());
+    out
+}
+
 pub struct Report {
     pub exposures: Vec<Exposure>,
     pub devices: Vec<Device>,
@@ -89,7 +103,7 @@ impl Report {
                 remotes: e.remotes.iter().map(|r| r.to_string()).collect(),
                 ports: e.ports.clone(),
                 services: e.services.iter().map(|s| s.to_string()).collect(),
-                evidence: (*e.evidence).clone(),
+                evidence: exposure_evidence(intel, e),
                 designations: designations(intel, *entity),
             })
             .collect();
