@@ -44,7 +44,9 @@ pub enum Command {
     /// NDJSON flow tables. Formats are detected from content; gzip and zstd are read
     /// transparently; folders are walked. A bad file is reported and counted; the rest is
     /// scanned.
-    #[command(after_help = "Examples:\n  cordon scan examples/office.pcap\n  cordon scan /var/log/zeek/2026-11-25/ --format jsonl > scan.jsonl\n  cordon scan exports/*.pcap --internal 10.0.0.0/8 198.51.100.0/24\n  cordon scan flows.csv.zst --format jsonl | jq 'select(.type==\"exposure\")'\n\nExit status: 0 when the scan ran (per-file problems are reported and counted); 2 for usage\nerrors or when no input could be read.")]
+    #[command(
+        after_help = "Examples:\n  cordon scan examples/office.pcap\n  cordon scan /var/log/zeek/2026-11-25/ --format jsonl > scan.jsonl\n  cordon scan exports/*.pcap --internal 10.0.0.0/8 198.51.100.0/24\n  cordon scan flows.csv.zst --format jsonl | jq 'select(.type==\"exposure\")'\n\nExit status: 0 when the scan ran (per-file problems are reported and counted); 2 for usage\nerrors or when no input could be read."
+    )]
     Scan(ScanArgs),
     /// Explain who is behind IP addresses, host names, MAC addresses or company names.
     #[command(

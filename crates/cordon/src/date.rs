@@ -55,7 +55,9 @@ pub fn today() -> i64 {
 
 /// Now, as RFC 3339 UTC.
 pub fn now_rfc3339() -> String {
-    let us = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64);
+    let us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
     rfc3339_micros(us)
 }
 

@@ -36,7 +36,12 @@ impl Internal {
             "fc00::/7",
             "fe80::/10",
         ];
-        Internal { nets: nets.iter().map(|n| n.parse().expect("valid built-in range")).collect() }
+        Internal {
+            nets: nets
+                .iter()
+                .map(|n| n.parse().expect("valid built-in range"))
+                .collect(),
+        }
     }
 
     pub fn new(nets: Vec<IpNet>) -> Internal {
@@ -139,10 +144,14 @@ impl Aggregator {
         let uid = f.uid.as_deref();
         // The asset is the internal side; with neither internal, the side not attributed.
         let (asset, remote, out, inn, port, matches) = if si {
-            let Some(m) = attr.remote(f.dst, uid) else { return self.flow_macs(f, si, di) };
+            let Some(m) = attr.remote(f.dst, uid) else {
+                return self.flow_macs(f, si, di);
+            };
             (f.src, f.dst, f.bytes_out, f.bytes_in, f.dport, m)
         } else if di {
-            let Some(m) = attr.remote(f.src, uid) else { return self.flow_macs(f, si, di) };
+            let Some(m) = attr.remote(f.src, uid) else {
+                return self.flow_macs(f, si, di);
+            };
             (f.dst, f.src, f.bytes_in, f.bytes_out, f.sport, m)
         } else if let Some(m) = attr.remote(f.dst, uid) {
             (f.src, f.dst, f.bytes_out, f.bytes_in, f.dport, m)
@@ -154,12 +163,29 @@ impl Aggregator {
         self.flow_macs(f, si, di);
         let scale = u64::from(f.sampling.max(1));
         for m in matches.iter() {
-            self.add(asset, remote, port, f, out.saturating_mul(scale), inn.saturating_mul(scale), m);
+            self.add(
+                asset,
+                remote,
+                port,
+                f,
+                out.saturating_mul(scale),
+                inn.saturating_mul(scale),
+                m,
+            );
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add(&mut self, asset: IpAddr, remote: IpAddr, port: u16, f: &Flow, out: u64, inn: u64, m: &RemoteMatch) {
+    fn add(
+        &mut self,
+        asset: IpAddr,
+        remote: IpAddr,
+        port: u16,
+        f: &Flow,
+        out: u64,
+        inn: u64,
+        m: &RemoteMatch,
+    ) {
         let key = (asset.to_canonical(), m.entity, m.relationship);
         let e = self.exposures.entry(key).or_insert_with(|| ExposureAgg {
             flows: 0,
@@ -220,7 +246,11 @@ impl Aggregator {
         if mac.is_zero() || mac.is_multicast() {
             return;
         }
-        let d = self.devices.entry(mac).or_insert_with(|| DeviceAgg { first, last, ..Default::default() });
+        let d = self.devices.entry(mac).or_insert_with(|| DeviceAgg {
+            first,
+            last,
+            ..Default::default()
+        });
         if ip.is_some() && last >= d.last {
             d.ip = ip;
         }
@@ -258,7 +288,15 @@ impl Aggregator {
         for (mac, d) in o.devices {
             let seen = d.seen_by.clone();
             for s in seen {
-                self.device(mac, d.ip, d.host_name.as_deref(), d.vendor_class.as_deref(), d.first, d.last, s);
+                self.device(
+                    mac,
+                    d.ip,
+                    d.host_name.as_deref(),
+                    d.vendor_class.as_deref(),
+                    d.first,
+                    d.last,
+                    s,
+                );
             }
         }
     }

@@ -58,9 +58,17 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut opened: Vec<Input> = Vec::new();
     for item in source::walk(&a.paths) {
         match item.and_then(|p| Input::open(&p)) {
-            Ok(i) if i.format == Format::Unknown => summaries.push(failed(&i.path, "unknown", "unknown format: not a capture, flow export or log cordon reads")),
+            Ok(i) if i.format == Format::Unknown => summaries.push(failed(
+                &i.path,
+                "unknown",
+                "unknown format: not a capture, flow export or log cordon reads",
+            )),
             Ok(i) => opened.push(i),
-            Err(e) => summaries.push(failed(&PathBuf::from(path_of(&e)), "unknown", &format!("{e:#}"))),
+            Err(e) => summaries.push(failed(
+                &PathBuf::from(path_of(&e)),
+                "unknown",
+                &format!("{e:#}"),
+            )),
         }
     }
     for s in &summaries {
@@ -105,7 +113,11 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             for obs in &c.named {
                 device_from(&mut agg, obs);
             }
-            anomalies.extend(c.anomalies.into_iter().map(|x| anomaly_record(&summary.path, x)));
+            anomalies.extend(
+                c.anomalies
+                    .into_iter()
+                    .map(|x| anomaly_record(&summary.path, x)),
+            );
             summaries.push(summary);
         }
     }
@@ -126,7 +138,9 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     match a.format {
         ScanFormat::Jsonl => report.write_jsonl(&mut std::io::stdout().lock())?,
-        ScanFormat::Text => report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?,
+        ScanFormat::Text => {
+            report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?
+        }
     }
     if !read_any {
         anstream::eprintln!("cordon: error: no input could be read");
@@ -136,7 +150,12 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 }
 
 fn failed(path: &std::path::Path, format: &str, error: &str) -> InputSummary {
-    InputSummary { path: path.display().to_string(), format: format.into(), error: Some(error.into()), ..Default::default() }
+    InputSummary {
+        path: path.display().to_string(),
+        format: format.into(),
+        error: Some(error.into()),
+        ..Default::default()
+    }
 }
 
 /// The path an error is about, from its first line (`PATH: cannot open`).
@@ -146,14 +165,25 @@ fn path_of(e: &anyhow::Error) -> String {
 }
 
 fn anomaly_record(path: &str, a: Anomaly) -> AnomalyRecord {
-    AnomalyRecord { path: path.to_string(), offset: a.offset, kind: a.kind.as_str().into(), detail: a.detail }
+    AnomalyRecord {
+        path: path.to_string(),
+        offset: a.offset,
+        kind: a.kind.as_str().into(),
+        detail: a.detail,
+    }
 }
 
 /// Inputs decoded before flows are attributed: those that can carry names.
 fn carries_names(i: &Input) -> bool {
     match i.format {
-        Format::ZeekTsv => zeek::parse_header(i.head()).is_none_or(|h| h.kind != zeek::LogKind::Conn),
-        Format::Pcap | Format::Pcapng | Format::SuricataEve | Format::ZeekJson | Format::Route53 => true,
+        Format::ZeekTsv => {
+            zeek::parse_header(i.head()).is_none_or(|h| h.kind != zeek::LogKind::Conn)
+        }
+        Format::Pcap
+        | Format::Pcapng
+        | Format::SuricataEve
+        | Format::ZeekJson
+        | Format::Route53 => true,
         _ => false,
     }
 }
@@ -183,7 +213,15 @@ impl Sink for Collect {
 /// Devices from DHCP and host observations.
 fn device_from(agg: &mut Aggregator, obs: &Observation) {
     match obs {
-        Observation::Dhcp(d) => agg.device(d.mac, d.ip, d.host_name.as_deref(), d.vendor_class.as_deref(), d.ts, d.ts, "dhcp"),
+        Observation::Dhcp(d) => agg.device(
+            d.mac,
+            d.ip,
+            d.host_name.as_deref(),
+            d.vendor_class.as_deref(),
+            d.ts,
+            d.ts,
+            "dhcp",
+        ),
         Observation::Host(h) => agg.device(h.mac, h.ip, None, None, h.ts, h.ts, "ethernet"),
         _ => {}
     }
@@ -195,7 +233,16 @@ fn decode_whole<S: Sink>(input: Input, mut sink: S) -> (InputSummary, S) {
     let format = input.format;
     let data = match input.read_all() {
         Ok(d) => d,
-        Err(e) => return (failed(std::path::Path::new(&path), format.as_str(), &format!("{e:#}")), sink),
+        Err(e) => {
+            return (
+                failed(
+                    std::path::Path::new(&path),
+                    format.as_str(),
+                    &format!("{e:#}"),
+                ),
+                sink,
+            )
+        }
     };
     let st = decode_bytes(format, &data, &mut sink);
     (summary(path, format, &st), sink)
@@ -209,7 +256,9 @@ fn decode_bytes(format: Format, data: &[u8], sink: &mut dyn Sink) -> DecodeStats
         Format::Sflow => sflow::datagram(data, 0, sink),
         Format::ZeekTsv | Format::ZeekJson => zeek::decode(data, sink),
         Format::SuricataEve => eve::decode(data, sink),
-        Format::AwsVpcFlow | Format::AwsVpcFlowCloudWatch | Format::Route53 => aws::decode(data, sink),
+        Format::AwsVpcFlow | Format::AwsVpcFlowCloudWatch | Format::Route53 => {
+            aws::decode(data, sink)
+        }
         Format::Csv => csvlog::decode(data, sink),
         Format::Ndjson => csvlog::decode_ndjson(data, sink),
         Format::Unknown => DecodeStats::default(),
@@ -218,7 +267,8 @@ fn decode_bytes(format: Format, data: &[u8], sink: &mut dyn Sink) -> DecodeStats
 
 fn summary(path: String, format: Format, st: &DecodeStats) -> InputSummary {
     // Flow exports count flow records and their octets, as nfdump does.
-    let export = st.export_records > 0 || matches!(format, Format::NetflowDatagrams | Format::Sflow);
+    let export =
+        st.export_records > 0 || matches!(format, Format::NetflowDatagrams | Format::Sflow);
     let fmt = match (format, st.export_records > 0) {
         (Format::Pcap, true) => "pcap (flow export)",
         (Format::Pcapng, true) => "pcapng (flow export)",
@@ -227,7 +277,11 @@ fn summary(path: String, format: Format, st: &DecodeStats) -> InputSummary {
     InputSummary {
         path,
         format: fmt.to_string(),
-        records: if export { st.export_records } else { st.records },
+        records: if export {
+            st.export_records
+        } else {
+            st.records
+        },
         bytes: if export { st.export_bytes } else { st.bytes },
         anomalies: st.anomalies,
         error: None,
@@ -265,10 +319,17 @@ fn stream(
     internal: &Internal,
     progress: &indicatif::ProgressBar,
 ) -> (InputSummary, Aggregator, Vec<Anomaly>) {
-    let new = || Streamer { attr: Attributor::new(intel, names), agg: Aggregator::default(), internal, anomalies: Vec::new() };
+    let new = || Streamer {
+        attr: Attributor::new(intel, names),
+        agg: Aggregator::default(),
+        internal,
+        anomalies: Vec::new(),
+    };
     let path = input.path.display().to_string();
     let format = input.format;
-    let header = (format == Format::ZeekTsv).then(|| zeek::parse_header(input.head())).flatten();
+    let header = (format == Format::ZeekTsv)
+        .then(|| zeek::parse_header(input.head()))
+        .flatten();
     let size = input.disk_size;
     let Some(header) = header else {
         let (s, st) = decode_whole(input, new());

@@ -18,8 +18,12 @@ pub const MAX_NAMES_PER_KEY: usize = 16;
 /// How a name was tied to an address or connection.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Via {
-    /// A DNS answer; the text is the chain, `q → cname → address`.
-    Dns(Arc<str>),
+    /// A DNS answer: the chain as text, `q → cname → address`, and the owner name of the
+    /// address record (the last name of the chain).
+    Dns {
+        chain: Arc<str>,
+        owner: Arc<str>,
+    },
     Tls,
     Http,
     X509,
@@ -28,7 +32,7 @@ pub enum Via {
 impl Via {
     pub fn kind(&self) -> &'static str {
         match self {
-            Via::Dns(_) => "dns",
+            Via::Dns { .. } => "dns",
             Via::Tls => "tls",
             Via::Http => "http",
             Via::X509 => "x509",
@@ -41,7 +45,7 @@ impl Via {
             Via::Tls => 0,
             Via::Http => 1,
             Via::X509 => 2,
-            Via::Dns(_) => 3,
+            Via::Dns { .. } => 3,
         }
     }
 }
@@ -96,9 +100,19 @@ impl NameIndex {
             let text: Arc<str> = format!("{chain} → {ip}").into();
             // The names of the chain, most specific (the query) first.
             let names: Vec<Arc<str>> = owners.iter().map(|o| self.intern(o)).collect();
+            let owner = self.intern(&r.name);
             let list = self.by_ip.entry(ip.to_canonical()).or_default();
             for n in names {
-                push(list, NameSeen { name: n, via: Via::Dns(text.clone()) });
+                push(
+                    list,
+                    NameSeen {
+                        name: n,
+                        via: Via::Dns {
+                            chain: text.clone(),
+                            owner: owner.clone(),
+                        },
+                    },
+                );
             }
         }
     }
@@ -115,10 +129,19 @@ impl NameIndex {
         }
         let name = self.intern(&s.name);
         if let Some(ip) = s.server {
-            push(self.by_ip.entry(ip.to_canonical()).or_default(), NameSeen { name: name.clone(), via: via.clone() });
+            push(
+                self.by_ip.entry(ip.to_canonical()).or_default(),
+                NameSeen {
+                    name: name.clone(),
+                    via: via.clone(),
+                },
+            );
         }
         if let Some(uid) = &s.uid {
-            push(self.by_uid.entry(uid.clone()).or_default(), NameSeen { name, via });
+            push(
+                self.by_uid.entry(uid.clone()).or_default(),
+                NameSeen { name, via },
+            );
         }
     }
 
@@ -156,15 +179,26 @@ mod tests {
             server: None,
             query: "www.shop.example".into(),
             answers: vec![
-                DnsRecord { name: "www.shop.example".into(), data: DnsData::Cname("shop.alicdn.com".into()), ttl: 60 },
-                DnsRecord { name: "shop.alicdn.com".into(), data: DnsData::Addr(ip), ttl: 60 },
+                DnsRecord {
+                    name: "www.shop.example".into(),
+                    data: DnsData::Cname("shop.alicdn.com".into()),
+                    ttl: 60,
+                },
+                DnsRecord {
+                    name: "shop.alicdn.com".into(),
+                    data: DnsData::Addr(ip),
+                    ttl: 60,
+                },
             ],
             uid: None,
         });
         let names: Vec<&str> = idx.for_ip(ip).iter().map(|n| &*n.name).collect();
         assert_eq!(names, ["www.shop.example", "shop.alicdn.com"]);
         match &idx.for_ip(ip)[0].via {
-            Via::Dns(t) => assert_eq!(&**t, "www.shop.example → shop.alicdn.com → 47.246.1.1"),
+            Via::Dns { chain, owner } => {
+                assert_eq!(&**chain, "www.shop.example → shop.alicdn.com → 47.246.1.1");
+                assert_eq!(&**owner, "shop.alicdn.com");
+            }
             v => panic!("{v:?}"),
         }
     }
@@ -178,7 +212,11 @@ mod tests {
             client: None,
             server: None,
             query: "a.example".into(),
-            answers: vec![DnsRecord { name: "a.example".into(), data: DnsData::Addr(ip), ttl: 1 }],
+            answers: vec![DnsRecord {
+                name: "a.example".into(),
+                data: DnsData::Addr(ip),
+                ttl: 1,
+            }],
             uid: None,
         });
         for name in ["b.example", "1.2.3.4"] {

@@ -5,8 +5,8 @@ use super::aggregate::Aggregator;
 use crate::attribute;
 use crate::date::{now_rfc3339, rfc3339_micros};
 use crate::model::{
-    AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, InputSummary, Record, Summary,
-    WIRE_VERSION,
+    AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, InputSummary, Record,
+    Summary, WIRE_VERSION,
 };
 use crate::output::{paint, Style};
 use cordon_index::{EntityId, Intel};
@@ -22,7 +22,9 @@ pub fn progress(total: u64, wanted: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} scanning {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}") {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} scanning {bytes}/{total_bytes} {wide_bar} {bytes_per_sec} eta {eta}",
+    ) {
         pb.set_style(style);
     }
     pb
@@ -34,7 +36,11 @@ pub fn designations(intel: &Intel, id: EntityId) -> Vec<DesignationRef> {
         .iter()
         .map(|d| {
             let x = d.designation;
-            let date = if x.date_added.is_empty() { &x.edition } else { &x.date_added };
+            let date = if x.date_added.is_empty() {
+                &x.edition
+            } else {
+                &x.date_added
+            };
             DesignationRef {
                 list: x.list.to_string(),
                 date: date.to_string(),
@@ -100,9 +106,19 @@ impl Report {
                 continue;
             }
             let mut evidence: Vec<Evidence> = m.map(super::attrib::to_evidence).unwrap_or_default();
-            evidence.push(Evidence { kind: "seen".into(), value: d.seen_by.join(", "), source: Some("telemetry".into()), date: None });
+            evidence.push(Evidence {
+                kind: "seen".into(),
+                value: d.seen_by.join(", "),
+                source: Some("telemetry".into()),
+                date: None,
+            });
             if let Some(v) = &d.vendor_class {
-                evidence.push(Evidence { kind: "dhcp".into(), value: format!("vendor class {v}"), source: Some("telemetry".into()), date: None });
+                evidence.push(Evidence {
+                    kind: "dhcp".into(),
+                    value: format!("vendor class {v}"),
+                    source: Some("telemetry".into()),
+                    date: None,
+                });
             }
             devices.push(Device {
                 mac: mac.to_string(),
@@ -125,7 +141,10 @@ impl Report {
             cordon_version: env!("CARGO_PKG_VERSION").into(),
             scanned_at: now_rfc3339(),
             records: inputs.iter().map(|i| i.records).sum(),
-            bytes: inputs.iter().map(|i| i.bytes).fold(0u64, u64::saturating_add),
+            bytes: inputs
+                .iter()
+                .map(|i| i.bytes)
+                .fold(0u64, u64::saturating_add),
             anomalies: inputs.iter().map(|i| i.anomalies).sum(),
             inputs,
             flows: agg.flows,
@@ -133,9 +152,21 @@ impl Report {
             devices: devices.len() as u64,
             first_seen: agg.first.map(rfc3339_micros),
             last_seen: agg.last.map(rfc3339_micros),
-            datasets: intel.datasets.iter().map(|d| DatasetRef { id: d.id.to_string(), date: d.date.to_string() }).collect(),
+            datasets: intel
+                .datasets
+                .iter()
+                .map(|d| DatasetRef {
+                    id: d.id.to_string(),
+                    date: d.date.to_string(),
+                })
+                .collect(),
         };
-        Report { exposures, devices, anomalies, summary }
+        Report {
+            exposures,
+            devices,
+            anomalies,
+            summary,
+        }
     }
 
     pub fn write_jsonl(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -156,7 +187,12 @@ impl Report {
         out.flush()
     }
 
-    pub fn write_text(&self, intel: &Intel, took: Duration, out: &mut dyn Write) -> std::io::Result<()> {
+    pub fn write_text(
+        &self,
+        intel: &Intel,
+        took: Duration,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
         let s = &self.summary;
         let ok = s.inputs.iter().filter(|i| i.error.is_none()).count();
         writeln!(
@@ -179,17 +215,29 @@ impl Report {
             by_group.entry(&e.group).or_default().push(e);
         }
         if by_group.is_empty() {
-            writeln!(out, "{}", paint(Style::Good, "No exposure to companies of concern found."))?;
+            writeln!(
+                out,
+                "{}",
+                paint(Style::Good, "No exposure to companies of concern found.")
+            )?;
         } else {
             writeln!(out, "{}", paint(Style::Bold, "Exposure by company"))?;
         }
         let mut groups: Vec<(&str, Vec<&Exposure>)> = by_group.into_iter().collect();
-        groups.sort_by_key(|(_, v)| std::cmp::Reverse(v.iter().map(|e| e.bytes_out + e.bytes_in).sum::<u64>()));
+        groups.sort_by_key(|(_, v)| {
+            std::cmp::Reverse(v.iter().map(|e| e.bytes_out + e.bytes_in).sum::<u64>())
+        });
         for (group, list) in groups {
-            let name = intel.entity_by_id(group).map(|i| intel.entity(i).name.to_string()).unwrap_or_default();
-            let assets: std::collections::BTreeSet<&str> = list.iter().map(|e| e.asset.as_str()).collect();
-            let lists: std::collections::BTreeSet<&str> =
-                list.iter().flat_map(|e| e.designations.iter().map(|d| d.list.as_str())).collect();
+            let name = intel
+                .entity_by_id(group)
+                .map(|i| intel.entity(i).name.to_string())
+                .unwrap_or_default();
+            let assets: std::collections::BTreeSet<&str> =
+                list.iter().map(|e| e.asset.as_str()).collect();
+            let lists: std::collections::BTreeSet<&str> = list
+                .iter()
+                .flat_map(|e| e.designations.iter().map(|d| d.list.as_str()))
+                .collect();
             writeln!(
                 out,
                 "  {} {}  {} asset(s), {} flows, {} out / {} in  [{}]",
@@ -202,39 +250,58 @@ impl Report {
                 lists.into_iter().collect::<Vec<_>>().join(", ")
             )?;
             for e in list.iter().take(8) {
-                let mut what = e.names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+                let mut what = e
+                    .names
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 if what.is_empty() {
-                    what = e.remotes.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+                    what = e
+                        .remotes
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
                 }
-                let svc = if e.services.is_empty() { String::new() } else { format!(" ({})", e.services.join(", ")) };
+                let svc = if e.services.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", e.services.join(", "))
+                };
                 writeln!(
                     out,
                     "    {:<18} → {} {}{svc}  {}  conf {:.2}",
-                    e.asset,
-                    e.entity,
-                    e.relationship,
-                    what,
-                    e.confidence
+                    e.asset, e.entity, e.relationship, what, e.confidence
                 )?;
             }
             if list.len() > 8 {
-                writeln!(out, "    … and {} more (see --format jsonl)", list.len() - 8)?;
+                writeln!(
+                    out,
+                    "    … and {} more (see --format jsonl)",
+                    list.len() - 8
+                )?;
             }
         }
         if !self.devices.is_empty() {
-            writeln!(out, "\n{}", paint(Style::Bold, "Devices made by companies of concern"))?;
+            writeln!(
+                out,
+                "\n{}",
+                paint(Style::Bold, "Devices made by companies of concern")
+            )?;
             for d in self.devices.iter().take(20) {
-                let phones: Vec<String> = d
-                    .ip
-                    .as_ref()
-                    .map(|ip| {
-                        self.exposures
-                            .iter()
-                            .filter(|e| &e.asset == ip)
-                            .map(|e| format!("{} {}", e.entity, e.relationship))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let phones: Vec<String> =
+                    d.ip.as_ref()
+                        .map(|ip| {
+                            self.exposures
+                                .iter()
+                                .filter(|e| &e.asset == ip)
+                                .map(|e| format!("{} {}", e.entity, e.relationship))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                 writeln!(
                     out,
                     "  {}  {:<15} {} {}{}{}{}",
@@ -242,9 +309,19 @@ impl Report {
                     d.ip.as_deref().unwrap_or("-"),
                     paint(Style::Alert, d.group.as_deref().unwrap_or("?")),
                     paint(Style::Dim, d.maker.as_deref().unwrap_or("")),
-                    d.host_name.as_deref().map(|h| format!("  host {h}")).unwrap_or_default(),
-                    d.vendor_class.as_deref().map(|v| format!("  class {v}")).unwrap_or_default(),
-                    if phones.is_empty() { String::new() } else { format!("  → talks to {}", phones.join(", ")) },
+                    d.host_name
+                        .as_deref()
+                        .map(|h| format!("  host {h}"))
+                        .unwrap_or_default(),
+                    d.vendor_class
+                        .as_deref()
+                        .map(|v| format!("  class {v}"))
+                        .unwrap_or_default(),
+                    if phones.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  → talks to {}", phones.join(", "))
+                    },
                 )?;
             }
         }
@@ -264,18 +341,37 @@ impl Report {
             }
         }
         if !self.anomalies.is_empty() {
-            writeln!(out, "\n{} (first {} of {})", paint(Style::Bold, "Anomalies"), self.anomalies.len().min(10), s.anomalies)?;
+            writeln!(
+                out,
+                "\n{} (first {} of {})",
+                paint(Style::Bold, "Anomalies"),
+                self.anomalies.len().min(10),
+                s.anomalies
+            )?;
             for a in self.anomalies.iter().take(10) {
-                writeln!(out, "  {}: byte {}: {}: {}", a.path, a.offset, a.kind, a.detail)?;
+                writeln!(
+                    out,
+                    "  {}: byte {}: {}: {}",
+                    a.path, a.offset, a.kind, a.detail
+                )?;
             }
         }
         let dates: Vec<String> = s
             .datasets
             .iter()
-            .filter(|d| matches!(d.id.as_str(), "ip-location-db-asn" | "ieee-registry" | "dod-1260h" | "fcc-covered") || d.id.starts_with("import:"))
+            .filter(|d| {
+                matches!(
+                    d.id.as_str(),
+                    "ip-location-db-asn" | "ieee-registry" | "dod-1260h" | "fcc-covered"
+                ) || d.id.starts_with("import:")
+            })
             .map(|d| format!("{} {}", d.id, d.date))
             .collect();
-        writeln!(out, "\n{}", paint(Style::Dim, &format!("intel: {}", dates.join(", "))))?;
+        writeln!(
+            out,
+            "\n{}",
+            paint(Style::Dim, &format!("intel: {}", dates.join(", ")))
+        )?;
         Ok(())
     }
 }

@@ -30,7 +30,9 @@ fn walk_one(p: &Path, out: &mut Vec<Result<PathBuf>>, depth: usize) {
     let meta = match std::fs::metadata(p) {
         Ok(m) => m,
         Err(e) => {
-            out.push(Err(anyhow::Error::new(e).context(format!("{}: cannot read", p.display()))));
+            out.push(Err(
+                anyhow::Error::new(e).context(format!("{}: cannot read", p.display()))
+            ));
             return;
         }
     };
@@ -39,23 +41,34 @@ fn walk_one(p: &Path, out: &mut Vec<Result<PathBuf>>, depth: usize) {
         return;
     }
     if !meta.is_dir() {
-        out.push(Err(anyhow::anyhow!("{}: not a file or folder", p.display())));
+        out.push(Err(anyhow::anyhow!(
+            "{}: not a file or folder",
+            p.display()
+        )));
         return;
     }
     if depth > 32 {
-        out.push(Err(anyhow::anyhow!("{}: folders nested too deep", p.display())));
+        out.push(Err(anyhow::anyhow!(
+            "{}: folders nested too deep",
+            p.display()
+        )));
         return;
     }
     let mut entries: Vec<PathBuf> = match std::fs::read_dir(p) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
         Err(e) => {
-            out.push(Err(anyhow::Error::new(e).context(format!("{}: cannot list", p.display()))));
+            out.push(Err(
+                anyhow::Error::new(e).context(format!("{}: cannot list", p.display()))
+            ));
             return;
         }
     };
     entries.sort();
     for e in entries {
-        let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = e
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if !hidden {
             walk_one(&e, out, depth + 1);
         }
@@ -80,7 +93,10 @@ impl Input {
         let disk_size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut raw = BufReader::with_capacity(256 * 1024, file);
         let mut magic = Vec::with_capacity(8);
-        (&mut raw).take(8).read_to_end(&mut magic).with_context(|| format!("{}: cannot read", path.display()))?;
+        (&mut raw)
+            .take(8)
+            .read_to_end(&mut magic)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
         let compression = detect::compression(&magic);
         let raw = std::io::Cursor::new(magic).chain(raw);
         let mut reader: Box<dyn Read + Send> = match compression {
@@ -97,7 +113,14 @@ impl Input {
             .read_to_end(&mut head)
             .with_context(|| format!("{}: cannot read (corrupt compression?)", path.display()))?;
         let format = detect::detect(&head);
-        Ok(Input { path: path.to_path_buf(), format, compression, disk_size, head, rest: reader })
+        Ok(Input {
+            path: path.to_path_buf(),
+            format,
+            compression,
+            disk_size,
+            head,
+            rest: reader,
+        })
     }
 
     /// The first bytes of the (decompressed) content.
@@ -114,7 +137,11 @@ impl Input {
             .read_to_end(&mut buf)
             .with_context(|| format!("{}: read failed", path.display()))?;
         if buf.len() as u64 > MAX_DECOMPRESSED {
-            bail!("{}: larger than {} GiB decompressed", path.display(), MAX_DECOMPRESSED >> 30);
+            bail!(
+                "{}: larger than {} GiB decompressed",
+                path.display(),
+                MAX_DECOMPRESSED >> 30
+            );
         }
         Ok(buf)
     }
