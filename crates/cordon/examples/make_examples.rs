@@ -163,9 +163,22 @@ const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
 #[allow(clippy::too_many_arguments)]
-fn tcp_segment(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+fn tcp_segment(
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     // SYNs carry MSS 1460, SACK permitted and window scale 7, as Linux does.
-    let opts: &[u8] = if flags & SYN != 0 { &[2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7] } else { &[] };
+    let opts: &[u8] = if flags & SYN != 0 {
+        &[2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7]
+    } else {
+        &[]
+    };
     let hlen = 20 + opts.len().div_ceil(4) * 4;
     let mut s = Vec::with_capacity(hlen + payload.len());
     s.extend_from_slice(&sport.to_be_bytes());
@@ -188,7 +201,11 @@ fn ethernet(dst: MacAddr, src: MacAddr, ip: &IpAddr, packet: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(14 + packet.len());
     f.extend_from_slice(&dst);
     f.extend_from_slice(&src);
-    f.extend_from_slice(if ip.is_ipv4() { &[0x08, 0x00] } else { &[0x86, 0xdd] });
+    f.extend_from_slice(if ip.is_ipv4() {
+        &[0x08, 0x00]
+    } else {
+        &[0x86, 0xdd]
+    });
     f.extend_from_slice(packet);
     f
 }
@@ -279,7 +296,9 @@ fn client_hello(rng: &mut Rng, sni: Option<&str>) -> Vec<u8> {
     body.extend(rng.bytes(32));
     body.push(32);
     body.extend(rng.bytes(32));
-    let suites: [u16; 8] = [0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c];
+    let suites: [u16; 8] = [
+        0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c,
+    ];
     body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
     for s in suites {
         body.extend_from_slice(&s.to_be_bytes());
@@ -315,7 +334,13 @@ fn tls_records(rng: &mut Rng, n: usize, handshake: bool) -> Vec<u8> {
 }
 
 /// A DHCPv4 client or server message.
-fn dhcp_message(op: u8, xid: u32, mac: MacAddr, yiaddr: Ipv4Addr, opts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+fn dhcp_message(
+    op: u8,
+    xid: u32,
+    mac: MacAddr,
+    yiaddr: Ipv4Addr,
+    opts: &[(u8, Vec<u8>)],
+) -> Vec<u8> {
     let mut m = vec![0u8; 236];
     m[0] = op;
     m[1] = 1;
@@ -419,17 +444,34 @@ impl World {
     }
 
     fn frame(&mut self, t: u64, frame: &[u8]) {
-        self.pcap.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
-        self.pcap.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
-        self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        self.pcap.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.pcap
+            .extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+        self.pcap
+            .extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+        self.pcap
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        self.pcap
+            .extend_from_slice(&(frame.len() as u32).to_le_bytes());
         self.pcap.extend_from_slice(frame);
     }
 
     /// Sends one IP packet of `c` from the originator (`from_orig`) or the responder.
     #[allow(clippy::too_many_arguments)]
-    fn send(&mut self, c: &mut Conn, t: u64, from_orig: bool, macs: (MacAddr, MacAddr), proto: u8, seg: Vec<u8>, payload: usize) {
-        let (src, dst) = if from_orig { (c.orig.0, c.resp.0) } else { (c.resp.0, c.orig.0) };
+    fn send(
+        &mut self,
+        c: &mut Conn,
+        t: u64,
+        from_orig: bool,
+        macs: (MacAddr, MacAddr),
+        proto: u8,
+        seg: Vec<u8>,
+        payload: usize,
+    ) {
+        let (src, dst) = if from_orig {
+            (c.orig.0, c.resp.0)
+        } else {
+            (c.resp.0, c.orig.0)
+        };
         self.ip_id = self.ip_id.wrapping_add(1 + self.rng.below(7) as u16);
         let pkt = ip_packet(src, dst, proto, self.ip_id, &seg);
         let (smac, dmac) = if from_orig { macs } else { (macs.1, macs.0) };
@@ -447,7 +489,14 @@ impl World {
         }
     }
 
-    fn conn(&mut self, t: u64, orig: (IpAddr, u16), resp: (IpAddr, u16), proto: &'static str, service: &'static str) -> Conn {
+    fn conn(
+        &mut self,
+        t: u64,
+        orig: (IpAddr, u16),
+        resp: (IpAddr, u16),
+        proto: &'static str,
+        service: &'static str,
+    ) -> Conn {
         Conn {
             uid: self.uid(),
             start: t,
@@ -468,7 +517,16 @@ impl World {
     }
 
     /// A DNS lookup from `client` to `server` (port 53) and its answer.
-    fn dns(&mut self, t: u64, client: Host, server: IpAddr, query: &'static str, qtype: u16, answers: &[Answer], rcode: u8) {
+    fn dns(
+        &mut self,
+        t: u64,
+        client: Host,
+        server: IpAddr,
+        query: &'static str,
+        qtype: u16,
+        answers: &[Answer],
+        rcode: u8,
+    ) {
         let sport = self.ephemeral();
         let mut c = self.conn(t, (client.ip, sport), (server, 53), "udp", "dns");
         let id = self.rng.next() as u16;
@@ -478,7 +536,15 @@ impl World {
         let rtt = 8_000 + self.rng.below(30_000);
         let r = dns_message(id, query, qtype, Some(answers), rcode);
         let seg = udp_segment(server, client.ip, 53, sport, &r);
-        self.send(&mut c, t + rtt, false, (client.mac, GATEWAY_MAC), 17, seg, r.len());
+        self.send(
+            &mut c,
+            t + rtt,
+            false,
+            (client.mac, GATEWAY_MAC),
+            17,
+            seg,
+            r.len(),
+        );
         c.history = "Dd".into();
         let data: Vec<String> = answers
             .iter()
@@ -487,9 +553,21 @@ impl World {
                 Rdata::Addr(a) => a.to_string(),
             })
             .collect();
-        let ttls: Vec<String> = answers.iter().map(|(_, _, t)| format!("{t}.000000")).collect();
-        let (qt, rc) = (if qtype == 28 { "AAAA" } else { "A" }, if rcode == 3 { "NXDOMAIN" } else { "NOERROR" });
-        let set = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(",") };
+        let ttls: Vec<String> = answers
+            .iter()
+            .map(|(_, _, t)| format!("{t}.000000"))
+            .collect();
+        let (qt, rc) = (
+            if qtype == 28 { "AAAA" } else { "A" },
+            if rcode == 3 { "NXDOMAIN" } else { "NOERROR" },
+        );
+        let set = |v: &[String]| {
+            if v.is_empty() {
+                "-".to_string()
+            } else {
+                v.join(",")
+            }
+        };
         self.dns.push(format!(
             "{}\t{}\t{}\t{}\t{}\t53\tudp\t{id}\t{}\t{query}\t1\tC_INTERNET\t{qtype}\t{qt}\t{rcode}\t{rc}\tF\tF\tT\tT\t0\t{}\t{}\tF",
             ts(t),
@@ -506,7 +584,15 @@ impl World {
 
     /// A TCP connection with a TLS session: handshake, ClientHello (SNI when given), server
     /// flight, `exchanges` of (request, response) application bytes, then FINs.
-    fn tls(&mut self, t: u64, client: Host, server: IpAddr, sni: Option<&'static str>, flight: usize, exchanges: &[(usize, usize)]) {
+    fn tls(
+        &mut self,
+        t: u64,
+        client: Host,
+        server: IpAddr,
+        sni: Option<&'static str>,
+        flight: usize,
+        exchanges: &[(usize, usize)],
+    ) {
         let sport = self.ephemeral();
         let mut c = self.conn(t, (client.ip, sport), (server, 443), "tcp", "ssl");
         let macs = (client.mac, GATEWAY_MAC);
@@ -518,7 +604,16 @@ impl World {
         let seg = tcp_segment(cip, sip, sport, 443, cseq, 0, SYN, &[]);
         self.send(&mut c, now, true, macs, 6, seg, 0);
         now += rtt;
-        let seg = tcp_segment(sip, cip, 443, sport, sseq, cseq.wrapping_add(1), SYN | ACK, &[]);
+        let seg = tcp_segment(
+            sip,
+            cip,
+            443,
+            sport,
+            sseq,
+            cseq.wrapping_add(1),
+            SYN | ACK,
+            &[],
+        );
         self.send(&mut c, now, false, macs, 6, seg, 0);
         cseq = cseq.wrapping_add(1);
         sseq = sseq.wrapping_add(1);
@@ -527,16 +622,27 @@ impl World {
         self.send(&mut c, now, true, macs, 6, seg, 0);
         // Client data, server data, alternately; each data burst split at the MSS.
         let hello = client_hello(&mut self.rng, sni);
-        let mut bursts: Vec<(bool, Vec<u8>)> = vec![(true, hello), (false, tls_records(&mut self.rng, flight, true))];
+        let mut bursts: Vec<(bool, Vec<u8>)> = vec![
+            (true, hello),
+            (false, tls_records(&mut self.rng, flight, true)),
+        ];
         for &(up, down) in exchanges {
             bursts.push((true, tls_records(&mut self.rng, up, false)));
             bursts.push((false, tls_records(&mut self.rng, down, false)));
         }
         for (i, (from_client, data)) in bursts.iter().enumerate() {
-            now += if i == 0 { 300 } else { rtt / 2 + self.rng.below(4_000) };
+            now += if i == 0 {
+                300
+            } else {
+                rtt / 2 + self.rng.below(4_000)
+            };
             let chunks: Vec<&[u8]> = data.chunks(1448).collect();
             for (j, chunk) in chunks.iter().enumerate() {
-                let flags = if j + 1 == chunks.len() { PSH | ACK } else { ACK };
+                let flags = if j + 1 == chunks.len() {
+                    PSH | ACK
+                } else {
+                    ACK
+                };
                 let seg = if *from_client {
                     tcp_segment(cip, sip, sport, 443, cseq, sseq, flags, chunk)
                 } else {
@@ -586,12 +692,20 @@ impl World {
     /// A DHCP exchange: DISCOVER, OFFER, REQUEST, ACK, the client naming itself with
     /// option 12 and its software with option 60.
     fn dhcp(&mut self, t: u64, client: Host, host_name: &str, vendor_class: &str) {
-        let IpAddr::V4(addr) = client.ip else { unreachable!("DHCPv4") };
+        let IpAddr::V4(addr) = client.ip else {
+            unreachable!("DHCPv4")
+        };
         let xid = self.rng.next() as u32;
         let any = v4(0, 0, 0, 0);
         let bcast = v4(255, 255, 255, 255);
         let mut cc = self.conn(t, (any, 68), (bcast, 67), "udp", "dhcp");
-        let mut sc = self.conn(t + 1_500, (IpAddr::V4(GATEWAY), 67), (bcast, 68), "udp", "dhcp");
+        let mut sc = self.conn(
+            t + 1_500,
+            (IpAddr::V4(GATEWAY), 67),
+            (bcast, 68),
+            "udp",
+            "dhcp",
+        );
         let params = vec![1, 3, 6, 15, 28, 42, 51, 58, 59];
         let mut id = vec![1];
         id.extend_from_slice(&client.mac);
@@ -623,7 +737,13 @@ impl World {
             let (c, src, sport, dport, macs) = if from_client {
                 (&mut cc, any, 68, 67, (client.mac, BROADCAST))
             } else {
-                (&mut sc, IpAddr::V4(GATEWAY), 67, 68, (GATEWAY_MAC, BROADCAST))
+                (
+                    &mut sc,
+                    IpAddr::V4(GATEWAY),
+                    67,
+                    68,
+                    (GATEWAY_MAC, BROADCAST),
+                )
             };
             let seg = udp_segment(src, bcast, sport, dport, &msg);
             let len = msg.len();
@@ -670,7 +790,10 @@ impl World {
 }
 
 fn mac_text(m: MacAddr) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// RFC 3339 in UTC with milliseconds, for days in November 2026 only.
@@ -678,10 +801,21 @@ fn iso(us: u64) -> String {
     let s = us / 1_000_000;
     let day = (s - 1_793_491_200) / 86_400 + 1; // 2026-11-01T00:00:00Z
     let sod = s % 86_400;
-    format!("2026-11-{day:02}T{:02}:{:02}:{:02}.{:03}Z", sod / 3600, sod / 60 % 60, sod % 60, us % 1_000_000 / 1000)
+    format!(
+        "2026-11-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        sod / 3600,
+        sod / 60 % 60,
+        sod % 60,
+        us % 1_000_000 / 1000
+    )
 }
 
-fn zeek_log(path: &str, fields: &[(&str, &str)], mut lines: Vec<(u64, String)>, open: u64) -> String {
+fn zeek_log(
+    path: &str,
+    fields: &[(&str, &str)],
+    mut lines: Vec<(u64, String)>,
+    open: u64,
+) -> String {
     lines.sort_by_key(|(t, _)| *t);
     let mut s = String::new();
     s.push_str("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n");
@@ -816,16 +950,43 @@ fn scenario(w: &mut World) {
     let google_dns6 = v6("2001:4860:4860::8888");
 
     // Hosts (MAC blocks: Apple a4:83:e7 and 3c:22:fb, Dell f8:bc:12, Intel 8c:8d:28).
-    let laptop = Host { mac: [0xa4, 0x83, 0xe7, 0x5e, 0x10, 0x23], ip: v4(10, 20, 1, 23) };
-    let dev = Host { mac: [0x3c, 0x22, 0xfb, 0x9a, 0x01, 0x42], ip: v4(10, 20, 1, 42) };
-    let camera = Host { mac: [0x44, 0x19, 0xb6, 0x3a, 0x7c, 0x01], ip: v4(10, 20, 5, 17) };
-    let router = Host { mac: [0x50, 0xc7, 0xbf, 0x12, 0x34, 0x56], ip: v4(10, 20, 0, 2) };
+    let laptop = Host {
+        mac: [0xa4, 0x83, 0xe7, 0x5e, 0x10, 0x23],
+        ip: v4(10, 20, 1, 23),
+    };
+    let dev = Host {
+        mac: [0x3c, 0x22, 0xfb, 0x9a, 0x01, 0x42],
+        ip: v4(10, 20, 1, 42),
+    };
+    let camera = Host {
+        mac: [0x44, 0x19, 0xb6, 0x3a, 0x7c, 0x01],
+        ip: v4(10, 20, 5, 17),
+    };
+    let router = Host {
+        mac: [0x50, 0xc7, 0xbf, 0x12, 0x34, 0x56],
+        ip: v4(10, 20, 0, 2),
+    };
     let ws_mac = [0xf8, 0xbc, 0x12, 0x44, 0x02, 0x08];
-    let ws = Host { mac: ws_mac, ip: v4(10, 20, 2, 8) };
-    let ws6 = Host { mac: ws_mac, ip: v6("fd00::2:8") };
-    let lookalike = Host { mac: [0x8c, 0x8d, 0x28, 0x03, 0x33, 0x01], ip: v4(10, 20, 3, 33) };
-    let honor = Host { mac: [0x04, 0x79, 0x75, 0x2b, 0x9e, 0x10], ip: v4(10, 20, 4, 52) };
-    let random = Host { mac: [0x6a, 0x3e, 0x91, 0x0c, 0x55, 0x12], ip: v4(10, 20, 4, 51) };
+    let ws = Host {
+        mac: ws_mac,
+        ip: v4(10, 20, 2, 8),
+    };
+    let ws6 = Host {
+        mac: ws_mac,
+        ip: v6("fd00::2:8"),
+    };
+    let lookalike = Host {
+        mac: [0x8c, 0x8d, 0x28, 0x03, 0x33, 0x01],
+        ip: v4(10, 20, 3, 33),
+    };
+    let honor = Host {
+        mac: [0x04, 0x79, 0x75, 0x2b, 0x9e, 0x10],
+        ip: v4(10, 20, 4, 52),
+    };
+    let random = Host {
+        mac: [0x6a, 0x3e, 0x91, 0x0c, 0x55, 0x12],
+        ip: v4(10, 20, 4, 51),
+    };
 
     // Remote addresses (see examples/README.md for who is behind each).
     let cdn = [v4(47, 246, 23, 10), v4(47, 246, 23, 11)];
@@ -848,37 +1009,132 @@ fn scenario(w: &mut World) {
 
     // c. The camera phones home: a Hik-Connect name on AWS (Frankfurt).
     let hik_answers: &[Answer] = &[
-        ("api.hik-connect.com", Rdata::Cname("hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com"), 300),
-        ("hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com", Rdata::Addr(hik[0]), 60),
-        ("hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com", Rdata::Addr(hik[1]), 60),
+        (
+            "api.hik-connect.com",
+            Rdata::Cname("hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com"),
+            300,
+        ),
+        (
+            "hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com",
+            Rdata::Addr(hik[0]),
+            60,
+        ),
+        (
+            "hikconnect-euc1-prod-2031657981.eu-central-1.elb.amazonaws.com",
+            Rdata::Addr(hik[1]),
+            60,
+        ),
     ];
-    w.dns(s(10.2), camera, google_dns, "api.hik-connect.com", 1, hik_answers, 0);
-    w.tls(s(10.3), camera, hik[0], Some("api.hik-connect.com"), 2100, &[(310, 190), (700, 105)]);
-    w.tls(s(70.6), camera, hik[1], Some("api.hik-connect.com"), 2100, &[(270, 190)]);
+    w.dns(
+        s(10.2),
+        camera,
+        google_dns,
+        "api.hik-connect.com",
+        1,
+        hik_answers,
+        0,
+    );
+    w.tls(
+        s(10.3),
+        camera,
+        hik[0],
+        Some("api.hik-connect.com"),
+        2100,
+        &[(310, 190), (700, 105)],
+    );
+    w.tls(
+        s(70.6),
+        camera,
+        hik[1],
+        Some("api.hik-connect.com"),
+        2100,
+        &[(270, 190)],
+    );
 
     // a. A shop whose www name is a CNAME into Alibaba's CDN.
     let shop_answers: &[Answer] = &[
-        ("www.shop-example.com", Rdata::Cname("shop-example.com.w.alikunlun.com"), 600),
+        (
+            "www.shop-example.com",
+            Rdata::Cname("shop-example.com.w.alikunlun.com"),
+            600,
+        ),
         ("shop-example.com.w.alikunlun.com", Rdata::Addr(cdn[0]), 60),
         ("shop-example.com.w.alikunlun.com", Rdata::Addr(cdn[1]), 60),
     ];
-    w.dns(s(20.0), laptop, google_dns, "www.shop-example.com", 1, shop_answers, 0);
-    w.tls(s(20.1), laptop, cdn[0], Some("www.shop-example.com"), 1900, &[(450, 2600), (350, 1450)]);
-    w.tls(s(21.4), laptop, cdn[1], Some("www.shop-example.com"), 1900, &[(325, 2050)]);
+    w.dns(
+        s(20.0),
+        laptop,
+        google_dns,
+        "www.shop-example.com",
+        1,
+        shop_answers,
+        0,
+    );
+    w.tls(
+        s(20.1),
+        laptop,
+        cdn[0],
+        Some("www.shop-example.com"),
+        1900,
+        &[(450, 2600), (350, 1450)],
+    );
+    w.tls(
+        s(21.4),
+        laptop,
+        cdn[1],
+        Some("www.shop-example.com"),
+        1900,
+        &[(325, 2050)],
+    );
 
     // b. A developer calls the Qwen model API (DashScope international) directly.
-    w.tls(s(31.0), dev, dashscope, Some("dashscope-intl.aliyuncs.com"), 2300, &[(1450, 900), (1800, 1200)]);
-    w.tls(s(95.2), dev, dashscope, Some("dashscope-intl.aliyuncs.com"), 2300, &[(2050, 1050)]);
+    w.tls(
+        s(31.0),
+        dev,
+        dashscope,
+        Some("dashscope-intl.aliyuncs.com"),
+        2300,
+        &[(1450, 900), (1800, 1200)],
+    );
+    w.tls(
+        s(95.2),
+        dev,
+        dashscope,
+        Some("dashscope-intl.aliyuncs.com"),
+        2300,
+        &[(2050, 1050)],
+    );
 
     // f. Benign: Google, from the laptop, the Honor phone and (IPv6) the workstation.
     let g: &[Answer] = &[("www.google.com", Rdata::Addr(google), 300)];
     w.dns(s(40.0), laptop, google_dns, "www.google.com", 1, g, 0);
-    w.tls(s(40.1), laptop, google, Some("www.google.com"), 2400, &[(400, 3050)]);
+    w.tls(
+        s(40.1),
+        laptop,
+        google,
+        Some("www.google.com"),
+        2400,
+        &[(400, 3050)],
+    );
     w.dns(s(44.5), honor, google_dns, "www.google.com", 1, g, 0);
-    w.tls(s(44.6), honor, google, Some("www.google.com"), 2400, &[(350, 1950)]);
+    w.tls(
+        s(44.6),
+        honor,
+        google,
+        Some("www.google.com"),
+        2400,
+        &[(350, 1950)],
+    );
     let g6: &[Answer] = &[("www.google.com", Rdata::Addr(google6), 300)];
     w.dns(s(47.0), ws6, google_dns6, "www.google.com", 28, g6, 0);
-    w.tls(s(47.1), ws6, google6, Some("www.google.com"), 2400, &[(380, 2500)]);
+    w.tls(
+        s(47.1),
+        ws6,
+        google6,
+        Some("www.google.com"),
+        2400,
+        &[(380, 2500)],
+    );
 
     // e. The workstation reaches a China Telecom address and a China Unicom IPv6 address
     // (no names: only the addresses' networks say who they are).
@@ -888,13 +1144,50 @@ fn scenario(w: &mut World) {
     // g. Look-alikes: names that contain "alibaba" or "alicdn" but are not theirs.
     let na: &[Answer] = &[("notalibaba.com", Rdata::Addr(notalibaba), 3600)];
     w.dns(s(61.0), lookalike, google_dns, "notalibaba.com", 1, na, 0);
-    w.tls(s(61.1), lookalike, notalibaba, Some("notalibaba.com"), 1650, &[(250, 1300)]);
+    w.tls(
+        s(61.1),
+        lookalike,
+        notalibaba,
+        Some("notalibaba.com"),
+        1650,
+        &[(250, 1300)],
+    );
     let at: &[Answer] = &[("alibaba-travel.com", Rdata::Addr(travel), 300)];
-    w.dns(s(63.0), lookalike, google_dns, "alibaba-travel.com", 1, at, 0);
-    w.tls(s(63.1), lookalike, travel, Some("alibaba-travel.com"), 1650, &[(325, 1550)]);
+    w.dns(
+        s(63.0),
+        lookalike,
+        google_dns,
+        "alibaba-travel.com",
+        1,
+        at,
+        0,
+    );
+    w.tls(
+        s(63.1),
+        lookalike,
+        travel,
+        Some("alibaba-travel.com"),
+        1650,
+        &[(325, 1550)],
+    );
     let ae: &[Answer] = &[("alicdn.com.example", Rdata::Addr(example), 300)];
-    w.dns(s(66.0), lookalike, google_dns, "alicdn.com.example", 1, ae, 0);
-    w.tls(s(66.1), lookalike, example, Some("alicdn.com.example"), 1450, &[(240, 750)]);
+    w.dns(
+        s(66.0),
+        lookalike,
+        google_dns,
+        "alicdn.com.example",
+        1,
+        ae,
+        0,
+    );
+    w.tls(
+        s(66.1),
+        lookalike,
+        example,
+        Some("alicdn.com.example"),
+        1450,
+        &[(240, 750)],
+    );
 }
 
 fn main() {
@@ -947,17 +1240,32 @@ pub fn write_all(out: &Path) -> std::io::Result<()> {
             )
         })
         .collect();
-    let with_ts = |v: &[String]| v.iter().map(|l| (lead_ts(l), l.clone())).collect::<Vec<_>>();
+    let with_ts = |v: &[String]| {
+        v.iter()
+            .map(|l| (lead_ts(l), l.clone()))
+            .collect::<Vec<_>>()
+    };
     let logs = [
         ("conn.log", zeek_log("conn", CONN_FIELDS, conns, open)),
-        ("dns.log", zeek_log("dns", DNS_FIELDS, with_ts(&w.dns), open)),
-        ("ssl.log", zeek_log("ssl", SSL_FIELDS, with_ts(&w.ssl), open)),
-        ("dhcp.log", zeek_log("dhcp", DHCP_FIELDS, with_ts(&w.dhcp), open)),
+        (
+            "dns.log",
+            zeek_log("dns", DNS_FIELDS, with_ts(&w.dns), open),
+        ),
+        (
+            "ssl.log",
+            zeek_log("ssl", SSL_FIELDS, with_ts(&w.ssl), open),
+        ),
+        (
+            "dhcp.log",
+            zeek_log("dhcp", DHCP_FIELDS, with_ts(&w.dhcp), open),
+        ),
     ];
     for (name, text) in logs {
         std::fs::write(out.join("zeek").join(name), text)?;
     }
-    let mut csv = String::from("start,end,src,dst,sport,dport,proto,bytes_out,bytes_in,packets_out,packets_in\n");
+    let mut csv = String::from(
+        "start,end,src,dst,sport,dport,proto,bytes_out,bytes_in,packets_out,packets_in\n",
+    );
     w.csv.sort_by_key(|(t, _)| *t);
     for (_, l) in &w.csv {
         csv.push_str(l);

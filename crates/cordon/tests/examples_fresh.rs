@@ -36,14 +36,31 @@ fn committed_examples_match_the_generator() {
     let mut total = 0;
     for rel in &generated {
         let want = std::fs::read(fresh.join(rel)).unwrap();
-        let have = std::fs::read(committed.join(rel))
-            .unwrap_or_else(|e| panic!("examples/{}: {e} (run `cargo run -p cordon --example make_examples -- examples`)", rel.display()));
-        assert!(want == have, "examples/{} differs from the generator's output: regenerate it", rel.display());
+        let have = std::fs::read(committed.join(rel)).unwrap_or_else(|e| {
+            panic!(
+                "examples/{}: {e} (run `cargo run -p cordon --example make_examples -- examples`)",
+                rel.display()
+            )
+        });
+        assert!(
+            want == have,
+            "examples/{} differs from the generator's output: regenerate it",
+            rel.display()
+        );
         total += have.len();
     }
     // Nothing in examples/ that the generator does not write, but the README.
-    let extra: Vec<_> = files(&committed).into_iter().filter(|p| !generated.contains(p) && p != Path::new("README.md")).collect();
-    assert!(extra.is_empty(), "files in examples/ the generator does not write: {extra:?}");
-    assert!(total < 200_000, "examples are {total} bytes: keep them small");
+    let extra: Vec<_> = files(&committed)
+        .into_iter()
+        .filter(|p| !generated.contains(p) && p != Path::new("README.md"))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "files in examples/ the generator does not write: {extra:?}"
+    );
+    assert!(
+        total < 200_000,
+        "examples are {total} bytes: keep them small"
+    );
     let _ = std::fs::remove_dir_all(&fresh);
 }
