@@ -491,11 +491,20 @@ struct Header {
 impl Header {
     fn uptime_to_micros(&self, t: u32, state: Option<&ScopeState>) -> Micros {
         match (self.uptime_ms, state.and_then(|s| s.sys_init_ms)) {
-            (Some(up), _) => self.export_us - (up.wrapping_sub(t) as i64) * 1_000,
+            (Some(up), _) => self.export_us - uptime_age_ms(up, t) * 1_000,
             (None, Some(init)) => init.saturating_add(t as i64).saturating_mul(1_000),
             (None, None) => self.export_us,
         }
     }
+}
+
+/// How long before the export a switched time `t` was, from the exporter's uptime `up` (both
+/// milliseconds, wrapping every 49.7 days). The difference is signed: exporters such as
+/// softflowd replaying a capture (`-a`) stamp flows a little *after* the header's uptime, and
+/// nfdump then places them just after the export time; read unsigned, they would land 49.7
+/// days in the past. Differences beyond ±24.8 days are taken as the counter's wrap.
+fn uptime_age_ms(up: u32, t: u32) -> i64 {
+    i64::from(up.wrapping_sub(t) as i32)
 }
 
 fn anomaly(
@@ -1093,7 +1102,7 @@ fn v5_pdu(p: &[u8], offset: u64, sink: &mut dyn Sink, stats: &mut DecodeStats) -
     let nsecs = be32(p, 12).unwrap_or(0) as i64;
     let sampling = (be16(p, 22).unwrap_or(0) & 0x3FFF) as u32;
     let export_us = secs * 1_000_000 + nsecs / 1_000;
-    let to_us = |t: u32| export_us - (uptime.wrapping_sub(t) as i64) * 1_000;
+    let to_us = |t: u32| export_us - uptime_age_ms(uptime, t) * 1_000;
     for r in p[V5_HEADER..need].chunks_exact(V5_RECORD) {
         let octets = be32(r, 20).unwrap_or(0) as u64;
         stats.records += 1;
@@ -1215,6 +1224,25 @@ pub fn decode_file(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
 mod tests {
     use super::*;
     use crate::obs::VecSink;
+
+    #[test]
+    fn switched_times_after_the_uptime_are_not_49_days_old() {
+        assert_eq!(uptime_age_ms(10_000, 4_000), 6_000);
+        assert_eq!(uptime_age_ms(10_000, 10_250), -250); // softflowd -a: just after export
+        assert_eq!(uptime_age_ms(1_000, u32::MAX - 999), 2_000); // the counter wrapped
+        let hdr = Header {
+            scope: Scope {
+                exporter: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                version: 9,
+                domain: 0,
+            },
+            export_us: 1_795_683_699_000_000,
+            uptime_ms: Some(10_000),
+            offset: 0,
+        };
+        assert_eq!(hdr.uptime_to_micros(10_250, None), 1_795_683_699_250_000);
+        assert_eq!(hdr.uptime_to_micros(9_000, None), 1_795_683_698_000_000);
+    }
 
     #[test]
     fn empty_and_short_inputs_are_anomalies() {

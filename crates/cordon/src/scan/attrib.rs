@@ -13,6 +13,13 @@
 //!    and the AS match is dropped (the AS evidence stays as context).
 //! 3. When name and AS point at the same group, they agree: one match, confidence raised.
 //!
+//!
+//! A name-attributed match names where the service runs as `hosted-on` context: the
+//! address's AS when the intel knows it, otherwise (the bundled table holds only networks of
+//! concern) the DNS name that held the address record, when it is in another registrable
+//! domain (`api.hik-connect.com → ….elb.amazonaws.com → 3.120.181.40`).
+//! Further DNS answers that led to the same company are kept as corroborating evidence.
+//!
 //! Results for an address are cached per worker; the no-signal path (an address in no AS of
 //! concern and with no name) allocates nothing.
 
@@ -153,10 +160,26 @@ impl<'a> Attributor<'a> {
         let context = hosting_context(&ip_facts);
         let mut out: Vec<RemoteMatch> = Vec::new();
         for (m, seen) in &name_matches {
+            let group = intel.group(m.entity);
             let mut ev = vec![signal(seen)];
             ev.extend(to_evidence(m));
-            if let Some(c) = &context {
-                ev.push(c.clone());
+            // Other signals that led to the same company (a DNS chain beside a TLS name).
+            for other in &all_names {
+                let e = signal(other);
+                let same = attribute::name(intel, &other.name)
+                    .matches
+                    .iter()
+                    .any(|x| intel.group(x.entity) == group);
+                if same
+                    && ev.len() < 16
+                    && !ev.iter().any(|x| x.kind == e.kind && x.value == e.value)
+                {
+                    ev.push(e);
+                }
+            }
+            match &context {
+                Some(c) => ev.push(c.clone()),
+                None => ev.extend(dns_hosting_context(intel, &all_names, &seen.name, group)),
             }
             let mut conf = m.confidence;
             // Agreement with the AS of the same group raises confidence.
@@ -213,7 +236,7 @@ impl<'a> Attributor<'a> {
 /// The evidence item for a name signal.
 fn signal(seen: &NameSeen) -> Evidence {
     let value = match &seen.via {
-        Via::Dns(chain) => chain.to_string(),
+        Via::Dns { chain, .. } => chain.to_string(),
         Via::Tls => format!("TLS server name {}", seen.name),
         Via::Http => format!("HTTP host {}", seen.name),
         Via::X509 => format!("certificate name {}", seen.name),
@@ -235,6 +258,39 @@ fn hosting_context(f: &attribute::IpFacts) -> Option<Evidence> {
         value: format!("AS{asn} {org} ({})", f.prefix.clone().unwrap_or_default()),
         source: f.dataset.clone(),
         date: f.dataset_date.clone(),
+    })
+}
+
+/// Where a name-attributed service runs, from the DNS answers for the address when its AS is
+/// unknown: the name that held the address record, when its registrable domain differs from
+/// the matched name's and it is not itself attributed to the same group.
+fn dns_hosting_context(
+    intel: &Intel,
+    names: &[&NameSeen],
+    matched: &str,
+    group: EntityId,
+) -> Option<Evidence> {
+    let matched_domain = psl::domain_str(matched);
+    names.iter().find_map(|seen| {
+        let Via::Dns { owner, .. } = &seen.via else {
+            return None;
+        };
+        let domain = psl::domain_str(owner)?;
+        if Some(domain) == matched_domain {
+            return None;
+        }
+        let f = attribute::name(intel, owner);
+        if f.matches.iter().any(|m| intel.group(m.entity) == group) {
+            return None;
+        }
+        Some(Evidence {
+            kind: "hosted-on".into(),
+            value: format!(
+                "{owner} (the DNS name that held the address; its AS is not in the intel in use)"
+            ),
+            source: Some("telemetry".into()),
+            date: None,
+        })
     })
 }
 
@@ -378,5 +434,116 @@ mod tests {
         assert_eq!(m[0].service.as_deref(), Some("ai-model-api"));
         assert!(a.remote(ip, Some("C43")).is_none());
         assert!(a.remote(ip, None).is_none());
+    }
+
+    fn tls(ip: IpAddr, name: &str) -> ServerName {
+        ServerName {
+            ts: 0,
+            client: None,
+            server: Some(ip),
+            server_port: 443,
+            name: name.into(),
+            source: NameSource::Tls,
+            uid: None,
+        }
+    }
+
+    fn kinds(m: &RemoteMatch) -> Vec<&str> {
+        m.evidence.iter().map(|e| e.kind.as_str()).collect()
+    }
+
+    /// A camera's vendor cloud on an AWS address (in no AS of concern, so absent from the
+    /// bundled table): the vendor is operated-by, the DNS chain is kept, and the AWS name
+    /// that held the address is the hosted-on context.
+    #[test]
+    fn device_cloud_on_an_unlisted_cloud_takes_its_hosting_from_dns() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let ip: IpAddr = "3.120.181.40".parse().unwrap();
+        let elb = "hikconnect-euc1-prod-1.eu-central-1.elb.amazonaws.com";
+        let mut names = NameIndex::default();
+        names.add_dns(&Dns {
+            ts: 0,
+            client: None,
+            server: None,
+            query: "api.hik-connect.com".into(),
+            answers: vec![
+                DnsRecord {
+                    name: "api.hik-connect.com".into(),
+                    data: DnsData::Cname(elb.into()),
+                    ttl: 300,
+                },
+                DnsRecord {
+                    name: elb.into(),
+                    data: DnsData::Addr(ip),
+                    ttl: 60,
+                },
+            ],
+            uid: None,
+        });
+        names.add_server_name(&tls(ip, "api.hik-connect.com"));
+        let mut attr = Attributor::new(&intel, &names);
+        let m = attr.remote(ip, None).expect("attributed");
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(&*intel.entity(m[0].entity).id, "hikvision");
+        assert_eq!(m[0].relationship, Relationship::OperatedBy);
+        let k = kinds(&m[0]);
+        assert_eq!(k[0], "tls");
+        assert!(k.contains(&"dns"), "{k:?}");
+        let hosted = m[0]
+            .evidence
+            .iter()
+            .find(|e| e.kind == "hosted-on")
+            .expect("hosted-on context");
+        assert!(hosted.value.starts_with(elb), "{}", hosted.value);
+
+        // With only the TLS name there is nothing to say where it runs: no context invented.
+        let ip2: IpAddr = "3.121.6.180".parse().unwrap();
+        let mut names = NameIndex::default();
+        names.add_server_name(&tls(ip2, "api.hik-connect.com"));
+        let mut attr = Attributor::new(&intel, &names);
+        let m = attr.remote(ip2, None).expect("attributed");
+        assert!(!kinds(&m[0]).contains(&"hosted-on"), "{m:?}");
+    }
+
+    /// When the AS is known, it is the context, and a CNAME within the same group adds none.
+    #[test]
+    fn known_as_is_the_hosting_context() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let ip: IpAddr = "47.246.23.10".parse().unwrap();
+        let mut names = NameIndex::default();
+        names.add_dns(&Dns {
+            ts: 0,
+            client: None,
+            server: None,
+            query: "www.shop-example.com".into(),
+            answers: vec![
+                DnsRecord {
+                    name: "www.shop-example.com".into(),
+                    data: DnsData::Cname("shop-example.com.w.alikunlun.com".into()),
+                    ttl: 600,
+                },
+                DnsRecord {
+                    name: "shop-example.com.w.alikunlun.com".into(),
+                    data: DnsData::Addr(ip),
+                    ttl: 60,
+                },
+            ],
+            uid: None,
+        });
+        let mut attr = Attributor::new(&intel, &names);
+        let m = attr.remote(ip, None).expect("attributed");
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert_eq!(m[0].relationship, Relationship::HostedOn);
+        let hosted: Vec<&Evidence> = m[0]
+            .evidence
+            .iter()
+            .filter(|e| e.kind == "hosted-on")
+            .collect();
+        assert_eq!(hosted.len(), 1);
+        assert!(
+            hosted[0].value.starts_with("AS24429"),
+            "{}",
+            hosted[0].value
+        );
     }
 }

@@ -18,8 +18,12 @@ pub const MAX_NAMES_PER_KEY: usize = 16;
 /// How a name was tied to an address or connection.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Via {
-    /// A DNS answer; the text is the chain, `q → cname → address`.
-    Dns(Arc<str>),
+    /// A DNS answer: the chain as text, `q → cname → address`, and the owner name of the
+    /// address record (the last name of the chain).
+    Dns {
+        chain: Arc<str>,
+        owner: Arc<str>,
+    },
     Tls,
     Http,
     X509,
@@ -28,7 +32,7 @@ pub enum Via {
 impl Via {
     pub fn kind(&self) -> &'static str {
         match self {
-            Via::Dns(_) => "dns",
+            Via::Dns { .. } => "dns",
             Via::Tls => "tls",
             Via::Http => "http",
             Via::X509 => "x509",
@@ -41,7 +45,7 @@ impl Via {
             Via::Tls => 0,
             Via::Http => 1,
             Via::X509 => 2,
-            Via::Dns(_) => 3,
+            Via::Dns { .. } => 3,
         }
     }
 }
@@ -96,13 +100,17 @@ impl NameIndex {
             let text: Arc<str> = format!("{chain} → {ip}").into();
             // The names of the chain, most specific (the query) first.
             let names: Vec<Arc<str>> = owners.iter().map(|o| self.intern(o)).collect();
+            let owner = self.intern(&r.name);
             let list = self.by_ip.entry(ip.to_canonical()).or_default();
             for n in names {
                 push(
                     list,
                     NameSeen {
                         name: n,
-                        via: Via::Dns(text.clone()),
+                        via: Via::Dns {
+                            chain: text.clone(),
+                            owner: owner.clone(),
+                        },
                     },
                 );
             }
@@ -187,7 +195,10 @@ mod tests {
         let names: Vec<&str> = idx.for_ip(ip).iter().map(|n| &*n.name).collect();
         assert_eq!(names, ["www.shop.example", "shop.alicdn.com"]);
         match &idx.for_ip(ip)[0].via {
-            Via::Dns(t) => assert_eq!(&**t, "www.shop.example → shop.alicdn.com → 47.246.1.1"),
+            Via::Dns { chain, owner } => {
+                assert_eq!(&**chain, "www.shop.example → shop.alicdn.com → 47.246.1.1");
+                assert_eq!(&**owner, "shop.alicdn.com");
+            }
             v => panic!("{v:?}"),
         }
     }
