@@ -40,28 +40,32 @@ for t in "${targets[@]}"; do
         [[ -d $d ]] && dirs+=("$d")
     done
     log=$(mktemp)
+    # Corpus directories go before `--`: given none, cargo-fuzz would add fuzz/corpus/<target>.
     if [[ $mode == replay ]]; then
         # -runs=0 executes every input of every directory once and stops.
-        args=("${dirs[@]}" -runs=0)
+        corpora=("${dirs[@]}")
+        args=(-runs=0)
     else
         # The first directory is where libFuzzer writes new inputs: keep the committed seeds
         # read-only by putting the scratch corpus first.
         mkdir -p "corpus/$t" "artifacts/$t"
-        args=("corpus/$t" "${dirs[@]}" -max_total_time="$2" -print_final_stats=1
-            -artifact_prefix="artifacts/$t/")
+        corpora=("corpus/$t" "${dirs[@]}")
+        args=(-max_total_time="$2" -artifact_prefix="artifacts/$t/")
     fi
+    args+=(-print_final_stats=1)
     echo "== $t ($mode)"
-    if "${cargo_fuzz[@]}" run "$t" -- "${args[@]}" >"$log" 2>&1; then
+    if "${cargo_fuzz[@]}" run "$t" "${corpora[@]}" -- "${args[@]}" >"$log" 2>&1; then
         status=ok
     else
-        status=FAILED
+        status="FAILED (crash, leak, timeout or build error: see above; reproducer in artifacts/$t)"
         failed+=("$t")
         tail -n 40 "$log"
     fi
-    # "Done N runs in S second(s)" is libFuzzer's last word on a clean run.
-    runs=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | tail -n 1 || true)
-    inputs=$(grep -Eo 'INITED.*' "$log" | head -n 1 || true)
-    summary+=("$t: $status; ${runs:-no final stats}; ${inputs:-}")
+    # libFuzzer's final stats, and its last status line (coverage and corpus size).
+    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || true)
+    rate=$(grep -Eo 'stat::average_exec_per_sec: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || true)
+    last=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [^ ]+' "$log" | tail -n 1 || true)
+    summary+=("$t: $status; ${execs:-?} executions (${rate:-?}/s); ${last:-no status line}")
     rm -f "$log"
 done
 
