@@ -2,6 +2,8 @@
 //! `tests/data/capture`, and (when present) the shared corpus with Zeek's own conn.log as the
 //! reference for flow endpoints.
 
+mod common;
+
 use cordon_wire::capture::{self, Config};
 use cordon_wire::{
     AnomalyKind, DecodeStats, DnsData, Flow, IpProto, NameSource, Observation, VecSink,
@@ -878,22 +880,9 @@ fn timestamps_of_nanosecond_and_big_endian_files() {
     }
 }
 
-fn shared_corpus() -> Option<PathBuf> {
-    let base = std::env::var_os("CORDON_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    let c = base.join("corpus");
-    if c.join("pcap").is_dir() {
-        Some(c)
-    } else {
-        eprintln!("skipping: /work/shared corpus not found (set CORDON_SHARED)");
-        None
-    }
-}
-
 #[test]
 fn corpus_captures() {
-    let Some(c) = shared_corpus() else { return };
+    let Some(c) = common::corpus() else { return };
     use AnomalyKind::*;
     let wants = vec![
         Want {
@@ -1110,7 +1099,7 @@ fn zeek_endpoints(log: &Path) -> BTreeSet<(String, String, u16)> {
 
 #[test]
 fn flows_match_zeek_conn_log() {
-    let Some(c) = shared_corpus() else { return };
+    let Some(c) = common::corpus() else { return };
     for (pcap, log) in [
         (
             "zeek/pcapng-multi-interface.pcapng",

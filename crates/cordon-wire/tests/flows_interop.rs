@@ -6,12 +6,15 @@
 //! Loopback only. When softflowd, nfcapd or nfdump is not installed the test prints
 //! "skipping: ..." and returns (Debian: `apt-get install -y softflowd nfdump`).
 
+mod common;
 mod flows_support;
 
+use common::corpus;
 use cordon_wire::netflow::Collector;
 use cordon_wire::obs::{DecodeStats, VecSink};
-use flows_support::{corpus, nfdump_csv};
+use flows_support::nfdump_csv;
 use std::net::UdpSocket;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,7 +35,7 @@ fn free_udp_port() -> u16 {
 }
 
 /// Runs softflowd on `pcap` (in `dir`) with `args`, returns cordon's stats and nfdump's.
-fn export_and_compare(dir: &str, pcap: &str, args: &[&str]) -> (DecodeStats, u64, u64) {
+fn export_and_compare(c: &Path, dir: &str, pcap: &str, args: &[&str]) -> (DecodeStats, u64, u64) {
     let work = std::env::temp_dir().join(format!(
         "cordon-interop-{}-{}",
         std::process::id(),
@@ -64,7 +67,7 @@ fn export_and_compare(dir: &str, pcap: &str, args: &[&str]) -> (DecodeStats, u64
     std::thread::sleep(Duration::from_millis(800)); // let nfcapd bind
 
     let mut softflowd = Command::new("softflowd")
-        .current_dir(corpus().join(dir))
+        .current_dir(c.join(dir))
         .args(["-r", pcap, "-n", &format!("127.0.0.1:{port}")])
         .args(args)
         .stdout(Stdio::null())
@@ -122,6 +125,7 @@ fn softflowd_exports_decode_like_nfdump() {
             return;
         }
     }
+    let Some(c) = corpus() else { return };
     let runs: &[(&str, &str, &[&str])] = &[
         ("pcap/zeek", "wikipedia.pcap", &["-v", "9", "-a", "-6"]),
         (
@@ -136,7 +140,7 @@ fn softflowd_exports_decode_like_nfdump() {
         ),
     ];
     for (dir, pcap, args) in runs {
-        let (st, flows, bytes) = export_and_compare(dir, pcap, args);
+        let (st, flows, bytes) = export_and_compare(&c, dir, pcap, args);
         println!(
             "{pcap} {args:?}: cordon {} records {} bytes, nfdump {flows} flows {bytes} bytes",
             st.export_records, st.export_bytes

@@ -1,11 +1,13 @@
 //! Suricata EVE, AWS and generic CSV/NDJSON decoders over fixtures and the shared corpus, and
 //! format detection over every corpus file.
 
+mod common;
 mod logs_common;
 
+use common::corpus;
 use cordon_wire::detect::{compression, detect, Compression, Format};
 use cordon_wire::{aws, csvlog, eve, AnomalyKind, DecodeStats, DnsData, Observation, Sink};
-use logs_common::{corpus, counts, fixture, line_offset, run, Counts};
+use logs_common::{counts, fixture, line_offset, run, Counts};
 
 type Decode = fn(&[u8], &mut dyn Sink) -> DecodeStats;
 

@@ -1,12 +1,14 @@
 //! Zeek TSV and JSON logs: fixtures with known contents, chunked-vs-whole agreement, and the
 //! shared corpus (WRCCDC TSV vs JSON of the same records; Zeek's own btest baselines).
 
+mod common;
 mod logs_common;
 
+use common::corpus;
 use cordon_wire::{
     zeek, AnomalyKind, DnsData, Flow, IpProto, Mac, NameSource, Observation, Sink, VecSink,
 };
-use logs_common::{corpus, counts, fixture, line_offset, run, Counts};
+use logs_common::{counts, fixture, line_offset, run, Counts};
 
 fn c(
     records: u64,

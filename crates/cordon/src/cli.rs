@@ -113,9 +113,11 @@ pub enum IntelCommand {
     /// Import a full IP-to-AS table so every address gets its AS and organisation.
     ///
     /// Accepts ip-location-db CSV (asn-ipv4.csv, asn-ipv6.csv, or the -num variants from the
-    /// npm package @ip-location-db/asn) and iptoasn TSV (ip2asn-v4.tsv, ip2asn-v6.tsv). Every
-    /// row is checked before anything is replaced: a bad file is refused and the table in use
-    /// stays.
+    /// npm package @ip-location-db/asn), iptoasn TSV (ip2asn-v4.tsv, ip2asn-v6.tsv) and
+    /// MaxMind GeoLite2-ASN databases (GeoLite2-ASN.mmdb, uncompressed; every IPv4 and IPv6
+    /// network is read once). Formats are told apart by content; all files given must be of
+    /// one format. Every row is checked before anything is replaced: a bad file is refused and
+    /// the table in use stays.
     #[command(
         after_help = "Example:\n  npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz\n  cordon intel import package/asn-ipv4.csv package/asn-ipv6.csv --date 2026-06-17"
     )]

@@ -126,3 +126,72 @@ fn import_status_and_reset() {
     assert!(out.status.success());
     assert!(!table.exists());
 }
+
+/// A GeoLite2-ASN-shaped database, written the way MaxMind's own writer lays it out (IPv6
+/// tree, IPv4 subtree aliased from ::ffff:0:0/96, 2001::/32 and 2002::/16).
+fn geolite2_asn(rows: &[(&str, u32, &str)]) -> Vec<u8> {
+    use mmdb_writer::{Value, Writer};
+    let mut w = Writer::new("GeoLite2-ASN");
+    for (net, asn, org) in rows {
+        let rec = Value::map([
+            ("autonomous_system_number", Value::U32(*asn)),
+            (
+                "autonomous_system_organization",
+                Value::String(org.to_string()),
+            ),
+        ]);
+        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), rec)
+            .unwrap();
+    }
+    w.to_bytes().unwrap()
+}
+
+#[test]
+fn import_maxmind_mmdb() {
+    let dir = tempdir("mmdb");
+    let data = dir.join("data");
+    let db = dir.join("GeoLite2-ASN.mmdb");
+    std::fs::write(
+        &db,
+        geolite2_asn(&[
+            ("8.8.8.0/24", 15169, "GOOGLE"),
+            ("47.88.0.0/15", 45102, "Alibaba US Technology Co., Ltd."),
+            ("2001:4860::/32", 15169, "GOOGLE"),
+        ]),
+    )
+    .unwrap();
+    let out = cordon(&data, &["intel", "import", db.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = explain_found(&data, "8.8.8.8");
+    assert_eq!(j["found"]["asn"], "AS15169");
+    assert_eq!(j["found"]["organisation"], "GOOGLE");
+    assert_eq!(
+        explain_found(&data, "2001:4860::8888")["found"]["asn"],
+        "AS15169"
+    );
+    assert_eq!(
+        explain_found(&data, "47.88.1.2")["matches"][0]["entity"],
+        "alibaba-cloud"
+    );
+    let st = cordon(&data, &["intel", "status", "--format", "json"]);
+    let st: Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(st["counts"]["ipv4_ranges"], 2, "{st}");
+
+    // A corrupt database is refused with the reason; the imported table stays.
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[..64].fill(0xff);
+    let bad = dir.join("corrupt.mmdb");
+    std::fs::write(&bad, &bytes).unwrap();
+    let out = cordon(&data, &["intel", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("corrupt.mmdb: not a valid MaxMind database") && err.contains("unchanged"),
+        "{err}"
+    );
+    assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
+}

@@ -8,20 +8,6 @@
 #![allow(dead_code)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::PathBuf;
-
-/// Root of the shared real-world corpus (`CORDON_CORPUS` overrides the default).
-pub fn corpus() -> PathBuf {
-    let p = std::env::var_os("CORDON_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/corpus"));
-    assert!(
-        p.join("MANIFEST.md").exists(),
-        "corpus not found at {} (set CORDON_CORPUS)",
-        p.display()
-    );
-    p
-}
 
 /// One UDP datagram found in a capture.
 pub struct Datagram {

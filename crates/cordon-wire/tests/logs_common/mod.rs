@@ -1,4 +1,4 @@
-//! Helpers shared by the text-log integration tests: fixtures, the shared corpus, and a
+//! Helpers shared by the text-log integration tests: fixtures and a
 //! summary of what a decoder produced.
 #![allow(dead_code)]
 
@@ -11,24 +11,6 @@ pub fn fixture(name: &str) -> Vec<u8> {
         .join("tests/data/logs")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// The shared corpus folder, from `CORDON_SHARED` (the shared folder or the corpus itself)
-/// or next to the repository. `None`, with a note on stderr, when it is absent.
-pub fn corpus() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Ok(s) = std::env::var("CORDON_SHARED") {
-        candidates.push(PathBuf::from(&s).join("corpus"));
-        candidates.push(PathBuf::from(s));
-    }
-    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let found = candidates
-        .into_iter()
-        .find(|p| p.join("MANIFEST.md").is_file());
-    if found.is_none() {
-        eprintln!("skipping: shared corpus not found");
-    }
-    found
 }
 
 /// Counts of what a decoder produced.

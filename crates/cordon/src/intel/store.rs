@@ -109,11 +109,8 @@ pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
                 "{}: gzip-compressed; decompress it first (gunzip)",
                 path.display()
             );
-        } else if find(&bytes, b"\xab\xcd\xefMaxMind.com").is_some() {
-            bail!(
-                "{}: MaxMind mmdb import is not supported yet; export it to CSV or use ip-location-db / iptoasn",
-                path.display()
-            );
+        } else if find(&bytes, MMDB_MARKER).is_some() {
+            parse_mmdb(path, bytes, &mut table)?
         } else {
             parse_text(path, &bytes, &mut table)?
         };
@@ -137,6 +134,99 @@ pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
         );
     }
     Ok((table, format.unwrap_or("unknown").to_string()))
+}
+
+/// Starts the metadata section of every MaxMind DB file.
+const MMDB_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
+
+/// IPv6 prefixes that IPv6 MaxMind databases point at their IPv4 subtree: IPv4-mapped
+/// (`::ffff:0:0/96`), Teredo (`2001::/32`) and 6to4 (`2002::/16`). The reader already skips
+/// true aliases; a network inside them that carries its own record is skipped too, so no
+/// IPv4 data is imported twice under IPv6 names.
+const MMDB_V4_ALIASES: [(u128, u8); 3] = [
+    (0xffff_0000_0000, 96),
+    (0x2001_0000 << 96, 32),
+    (0x2002 << 112, 16),
+];
+
+/// A MaxMind GeoLite2-ASN (or GeoIP2-ISP) database: every network with an
+/// `autonomous_system_number`, the IPv4 subtree once and then IPv6.
+fn parse_mmdb(path: &Path, bytes: Vec<u8>, table: &mut Table) -> Result<&'static str> {
+    use maxminddb::{geoip2, Reader, WithinOptions};
+    let bad = |e: maxminddb::MaxMindDbError| {
+        anyhow::anyhow!("{}: not a valid MaxMind database: {e}", path.display())
+    };
+    let reader = Reader::from_source(bytes).map_err(bad)?;
+    let kind = reader.metadata().database_type.clone();
+    let (v4_before, v6_before) = (table.v4.len(), table.v6.len());
+    for item in reader.networks(WithinOptions::default()).map_err(bad)? {
+        let item = item.map_err(bad)?;
+        let net = item.network().map_err(bad)?;
+        let Some(asn) = item.decode::<geoip2::Asn>().map_err(|e| {
+            anyhow::anyhow!(
+                "{}: network {net}: record is not an AS record: {e}",
+                path.display()
+            )
+        })?
+        else {
+            continue;
+        };
+        let Some(number) = asn.autonomous_system_number.filter(|&n| n != 0) else {
+            continue;
+        };
+        let prefix = u32::from(net.prefix());
+        match net.ip() {
+            IpAddr::V4(a) => {
+                let start = u32::from(a);
+                let end = start | u32::MAX.checked_shr(prefix).unwrap_or(0);
+                push_merged(&mut table.v4, start, end, number, |e: u32| e.checked_add(1));
+            }
+            IpAddr::V6(a) => {
+                let start = u128::from(a);
+                let end = start | u128::MAX.checked_shr(prefix).unwrap_or(0);
+                let aliased = MMDB_V4_ALIASES.iter().any(|&(base, len)| {
+                    prefix >= u32::from(len) && start >> (128 - len) == base >> (128 - len)
+                });
+                if aliased {
+                    continue;
+                }
+                push_merged(&mut table.v6, start, end, number, |e: u128| {
+                    e.checked_add(1)
+                });
+            }
+        }
+        if let Some(org) = asn.autonomous_system_organization.filter(|o| !o.is_empty()) {
+            table
+                .names
+                .entry(number)
+                .or_insert_with(|| org[..org.floor_char_boundary(MAX_NAME)].to_string());
+        }
+    }
+    if table.v4.len() == v4_before && table.v6.len() == v6_before {
+        bail!(
+            "{}: no network in this {kind:?} database has an autonomous_system_number; expected GeoLite2-ASN",
+            path.display()
+        );
+    }
+    Ok("maxmind-geolite2-asn")
+}
+
+/// Appends a range, joining it to the previous one when they touch and share the AS (the
+/// reader yields networks in address order, and mmdb trees split ranges into many CIDRs).
+fn push_merged<T: Copy + PartialEq>(
+    ranges: &mut Vec<AsRange<T>>,
+    start: T,
+    end: T,
+    asn: u32,
+    next: fn(T) -> Option<T>,
+) {
+    if let Some(last) = ranges.last_mut() {
+        if last.asn == asn && next(last.end) == Some(start) {
+            last.end = end;
+            return;
+        }
+    }
+    ranges.push(AsRange { start, end, asn });
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -443,6 +533,156 @@ mod tests {
             std::fs::write(&p, bytes).unwrap();
             let e = format!("{:#}", parse_files(&[p]).expect_err(name));
             assert!(e.contains(want), "{name}: {e}");
+        }
+    }
+
+    /// A GeoLite2-ASN-shaped database from `(network, asn, organisation)` rows.
+    fn mmdb(v4_only: bool, rows: &[(&str, Option<u32>, &str)]) -> Vec<u8> {
+        use mmdb_writer::{IpVersion, Value, Writer};
+        let version = if v4_only {
+            IpVersion::V4
+        } else {
+            IpVersion::V6
+        };
+        let mut w = Writer::builder("GeoLite2-ASN").ip_version(version).build();
+        for (net, asn, org) in rows {
+            let mut rec = vec![(
+                "autonomous_system_organization",
+                Value::String(org.to_string()),
+            )];
+            if let Some(a) = asn {
+                rec.push(("autonomous_system_number", Value::U32(*a)));
+            }
+            let net: ipnet::IpNet = net.parse().unwrap();
+            w.insert_value(net, Value::map(rec)).unwrap();
+        }
+        w.to_bytes().unwrap()
+    }
+
+    const MMDB_ROWS: &[(&str, Option<u32>, &str)] = &[
+        ("8.8.8.0/24", Some(15169), "GOOGLE"),
+        (
+            "47.88.0.0/15",
+            Some(45102),
+            "Alibaba US Technology Co., Ltd.",
+        ),
+        (
+            "47.90.0.0/16",
+            Some(45102),
+            "Alibaba US Technology Co., Ltd.",
+        ),
+        ("192.0.2.0/24", None, "no number: skipped"),
+        ("2001:4860::/32", Some(15169), "GOOGLE"),
+        (
+            "2400:3200::/32",
+            Some(37963),
+            "Hangzhou Alibaba Advertising Co.,Ltd.",
+        ),
+    ];
+
+    fn range<A>(start: A, end: A, asn: u32) -> AsRange<A> {
+        AsRange { start, end, asn }
+    }
+
+    fn v4(a: &str) -> u32 {
+        a.parse::<std::net::Ipv4Addr>().unwrap().into()
+    }
+
+    fn v6(a: &str) -> u128 {
+        a.parse::<std::net::Ipv6Addr>().unwrap().into()
+    }
+
+    #[test]
+    fn mmdb_imports_every_network_once() {
+        let dir = tempdir();
+        let p = dir.join("GeoLite2-ASN.mmdb");
+        std::fs::write(&p, mmdb(false, MMDB_ROWS)).unwrap();
+        let (t, f) = parse_files(std::slice::from_ref(&p)).unwrap();
+        assert_eq!(f, "maxmind-geolite2-asn");
+        // The IPv4 subtree once (not again under ::ffff:0:0/96, 2001::/32 or 2002::/16), with
+        // the adjacent Alibaba networks joined into one range.
+        assert_eq!(
+            t.v4,
+            [
+                range(v4("8.8.8.0"), v4("8.8.8.255"), 15169),
+                range(v4("47.88.0.0"), v4("47.90.255.255"), 45102),
+            ]
+        );
+        assert_eq!(
+            t.v6,
+            [
+                range(
+                    v6("2001:4860::"),
+                    v6("2001:4860:ffff:ffff:ffff:ffff:ffff:ffff"),
+                    15169
+                ),
+                range(
+                    v6("2400:3200::"),
+                    v6("2400:3200:ffff:ffff:ffff:ffff:ffff:ffff"),
+                    37963
+                ),
+            ]
+        );
+        assert_eq!(t.names[&45102], "Alibaba US Technology Co., Ltd.");
+        assert_eq!(t.names.len(), 3);
+
+        // A database that stores records of its own under the alias prefixes (instead of
+        // pointing them at the IPv4 subtree) still gives IPv4 data once.
+        use mmdb_writer::{Ipv4Aliasing, Value, Writer};
+        let mut w = Writer::builder("GeoLite2-ASN")
+            .ipv4_aliasing(Ipv4Aliasing::Disabled)
+            .build();
+        let rec = || Value::map([("autonomous_system_number", Value::U32(15169))]);
+        for net in [
+            "8.8.8.0/24",
+            "::ffff:8.8.8.0/120",
+            "2001:0:808:800::/56",
+            "2002:808:800::/40",
+            "2001:4860::/32",
+        ] {
+            let net: ipnet::IpNet = net.parse().unwrap();
+            w.insert_value(net, rec()).unwrap();
+        }
+        let pa = dir.join("own-aliases.mmdb");
+        std::fs::write(&pa, w.to_bytes().unwrap()).unwrap();
+        let (ta, _) = parse_files(&[pa]).unwrap();
+        assert_eq!((ta.v4.len(), ta.v6.len()), (1, 1), "{ta:?}");
+
+        // An IPv4-only database gives the same IPv4 table.
+        let p4 = dir.join("v4.mmdb");
+        std::fs::write(&p4, mmdb(true, &MMDB_ROWS[..4])).unwrap();
+        assert_eq!(parse_files(&[p4]).unwrap().0.v4, t.v4);
+    }
+
+    #[test]
+    fn bad_mmdb_is_refused_with_reason() {
+        let dir = tempdir();
+        let good = mmdb(false, MMDB_ROWS);
+        let marker = find(&good, MMDB_MARKER).unwrap();
+        let mut tree_garbled = good.clone();
+        tree_garbled[..64].fill(0xff);
+        let mut truncated_meta = good[..marker + MMDB_MARKER.len() + 8].to_vec();
+        truncated_meta.extend_from_slice(b"\xe0");
+        let city = mmdb(false, &[("8.8.8.0/24", None, "just a name")]);
+        let cases: [(&str, Vec<u8>, &str); 4] = [
+            ("tree.mmdb", tree_garbled, "not a valid MaxMind database"),
+            ("meta.mmdb", truncated_meta, "not a valid MaxMind database"),
+            (
+                "marker-only.mmdb",
+                MMDB_MARKER.to_vec(),
+                "not a valid MaxMind database",
+            ),
+            (
+                "city.mmdb",
+                city,
+                "no network in this \"GeoLite2-ASN\" database",
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).unwrap();
+            let e = format!("{:#}", parse_files(&[p]).expect_err(name));
+            assert!(e.contains(name) && e.contains(want), "{name}: {e}");
         }
     }
 
