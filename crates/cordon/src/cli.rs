@@ -44,6 +44,52 @@ pub enum Command {
     /// Show, import or rebuild the intel snapshot.
     #[command(subcommand)]
     Intel(IntelCommand),
+    /// Render a scan's JSONL as a self-contained HTML report, Markdown or CSV.
+    #[command(
+        after_help = "Examples:\n  cordon scan --format jsonl logs/ > scan.jsonl\n  cordon report scan.jsonl --html report.html --md report.md --csv findings.csv"
+    )]
+    Report(ReportArgs),
+    /// Compare the findings of two scans: new, resolved and persisting (by finding id).
+    Diff(DiffArgs),
+    /// Check policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("out").required(true).multiple(true))]
+pub struct ReportArgs {
+    /// The JSONL written by `cordon scan --format jsonl`.
+    #[arg(value_name = "SCAN.jsonl")]
+    pub input: PathBuf,
+    /// Write a self-contained HTML report (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown report (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub md: Option<PathBuf>,
+    /// Write the findings as CSV (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[arg(value_name = "OLD.jsonl")]
+    pub old: PathBuf,
+    #[arg(value_name = "NEW.jsonl")]
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Validate a policy file (TOML); errors name the file and line.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -12,6 +12,8 @@ pub mod intel_cmd;
 pub mod model;
 pub mod output;
 pub mod policy;
+pub mod report;
+pub mod report_cmd;
 pub mod waivers;
 
 /// How a command ended, when it did not fail outright.
