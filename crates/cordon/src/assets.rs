@@ -266,15 +266,15 @@ fn parse_csv(path: &Path, text: &str) -> Result<Vec<(usize, Entry)>, FileError> 
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let mut e = Entry::default();
         for (c, v) in cols.iter().zip(rec.iter()) {
-            let v = Some(v.to_string());
+            let v = v.to_string();
             match c.as_str() {
-                "cidr" => e.cidr = v,
-                "ip" => e.ip = v,
-                "mac" => e.mac = v,
-                "name" => e.name = v,
-                "owner" => e.owner = v,
-                "tags" => e.tags = ListField::Text(v.unwrap_or_default()),
-                _ => e.data = ListField::Text(v.unwrap_or_default()),
+                "cidr" => e.cidr = Some(v),
+                "ip" => e.ip = Some(v),
+                "mac" => e.mac = Some(v),
+                "name" => e.name = Some(v),
+                "owner" => e.owner = Some(v),
+                "tags" => e.tags = ListField::Text(v),
+                _ => e.data = ListField::Text(v),
             }
         }
         out.push((line, e));
