@@ -56,6 +56,52 @@ pub enum Command {
     /// Show, import or rebuild the intel snapshot.
     #[command(subcommand)]
     Intel(IntelCommand),
+    /// Render a scan's JSONL as a self-contained HTML report, Markdown or CSV.
+    #[command(
+        after_help = "Examples:\n  cordon scan --format jsonl logs/ > scan.jsonl\n  cordon report scan.jsonl --html report.html --md report.md --csv findings.csv"
+    )]
+    Report(ReportArgs),
+    /// Compare the findings of two scans: new, resolved and persisting (by finding id).
+    Diff(DiffArgs),
+    /// Check policy files.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("out").required(true).multiple(true))]
+pub struct ReportArgs {
+    /// The JSONL written by `cordon scan --format jsonl`.
+    #[arg(value_name = "SCAN.jsonl")]
+    pub input: PathBuf,
+    /// Write a self-contained HTML report (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub html: Option<PathBuf>,
+    /// Write a Markdown report (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub md: Option<PathBuf>,
+    /// Write the findings as CSV (`-` for stdout).
+    #[arg(long, value_name = "FILE", group = "out")]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[arg(value_name = "OLD.jsonl")]
+    pub old: PathBuf,
+    #[arg(value_name = "NEW.jsonl")]
+    pub new: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Validate a policy file (TOML); errors name the file and line.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -92,6 +138,20 @@ pub struct ScanArgs {
     /// terminal).
     #[arg(long)]
     pub progress: bool,
+    /// Asset inventory (CSV or JSON: cidr|ip|mac, name, owner, tags, data) that names assets
+    /// and gives findings their data categories and tags.
+    #[arg(long, value_name = "FILE")]
+    pub assets: Option<PathBuf>,
+    /// A policy file (TOML) that overrides severities and adds rules (docs/policy.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Waivers (TOML `[[waiver]]`): matching findings stay in the output marked waived until
+    /// they expire.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Exit 1 when an unwaived finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", value_enum)]
+    pub fail_on: Option<crate::policy::Severity>,
 }
 
 #[derive(Args, Debug)]

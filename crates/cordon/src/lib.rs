@@ -1,15 +1,21 @@
 //! cordon as a library: the command modules behind the `cordon` binary, exposed so that
 //! integration tests and benchmarks can drive them. The binary (`main.rs`) is glue.
 
+pub mod assets;
 pub mod attribute;
 pub mod cli;
 pub mod date;
 pub mod explain;
+pub mod findings;
 pub mod intel;
 pub mod intel_cmd;
 pub mod model;
 pub mod output;
+pub mod policy;
+pub mod report;
+pub mod report_cmd;
 pub mod scan;
+pub mod waivers;
 
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {

@@ -5,7 +5,7 @@
 //! 2 usage or fatal error). A closed stdout (`cordon ... | head`) ends the run quietly.
 
 use clap::Parser;
-use cordon::{cli, intel_cmd, Outcome};
+use cordon::{cli, intel_cmd, report_cmd, Outcome};
 use std::process::ExitCode;
 
 // The scan allocates many small, short-lived values across threads (names, records);
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         cli::Command::Scan(a) => cordon::scan::run(&cli.global, a),
         cli::Command::Explain(a) => intel_cmd::explain(&cli.global, a),
         cli::Command::Intel(c) => intel_cmd::intel(&cli.global, c),
+        cli::Command::Report(a) => report_cmd::report(a),
+        cli::Command::Diff(a) => report_cmd::diff(a),
+        cli::Command::Policy(c) => report_cmd::policy(c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -144,6 +144,90 @@ pub struct Summary {
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     pub datasets: Vec<DatasetRef>,
+    /// Findings written (0 when no finding evaluation ran).
+    #[serde(default)]
+    pub findings: u64,
+    /// Waivers from `--waivers` whose `expires` date has passed: they waive nothing.
+    #[serde(default)]
+    pub expired_waivers: Vec<ExpiredWaiver>,
+}
+
+/// A waiver whose expiry date has passed, listed in the summary so it gets renewed or removed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpiredWaiver {
+    /// `FILE:LINE` of the `[[waiver]]` table.
+    pub at: String,
+    pub asset: Option<String>,
+    pub group: Option<String>,
+    pub entity: Option<String>,
+    pub reason: String,
+    /// `YYYY-MM-DD`.
+    pub expires: String,
+    /// Findings that this waiver would have waived had it not expired.
+    pub matched: u64,
+}
+
+/// The regulatory context of a finding: which act or rule, and from when it applies.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Regulation {
+    /// Stable id: `fcc-covered-list`, `ndaa-889`, `ndaa-fy24-805`, `doj-dsp`, `state-ban-tx`, ...
+    pub id: String,
+    /// Human-readable name.
+    pub title: String,
+    /// Legal citation (`47 CFR 1.50002`, `FAR 52.204-25`, `28 CFR 202.205`, ...).
+    pub citation: String,
+    /// The date that matters for this finding (`YYYY-MM-DD`): effective date, designation
+    /// date or the start of a contracting bar.
+    pub date: String,
+    /// What it means here, one or two sentences.
+    pub note: String,
+    /// Official source URL.
+    pub source: String,
+}
+
+/// A policy decision about one exposure or device: what rule it breaks, how bad, why, and
+/// what to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable across runs for the same asset, company group and rule (16 hex digits).
+    pub id: String,
+    /// Rule id from the built-in policy (`docs/policy.md`) or the user's policy file.
+    pub rule: String,
+    /// `info`, `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    /// The internal asset: IP address for exposures, MAC address for devices.
+    pub asset: String,
+    /// Name from the asset inventory, when it has one.
+    pub asset_name: Option<String>,
+    pub entity: String,
+    pub group: String,
+    /// `operated-by`, `hosted-on`, `transit-via` or `made-by`.
+    pub relationship: String,
+    pub designations: Vec<DesignationRef>,
+    pub regulations: Vec<Regulation>,
+    /// Why the rule fired (inventory match, service, data categories), then the
+    /// attribution chain of the exposure or device.
+    pub evidence: Vec<Evidence>,
+    /// What to do about it.
+    pub remediation: String,
+    /// True when an active waiver covers it: it stays in the output and does not count for
+    /// `--fail-on`.
+    pub waived: bool,
+    /// The reason and expiry of the waiver, when waived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<String>,
+    /// Inventory owner of the asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Traffic behind an exposure finding (0 for devices).
+    #[serde(default)]
+    pub flows: u64,
+    #[serde(default)]
+    pub bytes_out: u64,
+    #[serde(default)]
+    pub first_seen: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
 }
 
 /// A record of the JSONL stream, tagged by `type`.
@@ -154,4 +238,5 @@ pub enum Record {
     Device(Device),
     Anomaly(AnomalyRecord),
     Summary(Summary),
+    Finding(Finding),
 }

@@ -118,7 +118,12 @@ impl<'a> Attributor<'a> {
                     .iter()
                     .map(|x| {
                         let mut x = x.clone();
-                        let ev: Vec<Evidence> = x.evidence.iter().filter(|e| e.kind != "address" && e.kind != "prefix").cloned().collect();
+                        let ev: Vec<Evidence> = x
+                            .evidence
+                            .iter()
+                            .filter(|e| e.kind != "address" && e.kind != "prefix")
+                            .cloned()
+                            .collect();
                         x.evidence = Arc::new(ev);
                         x.by_address = true;
                         x

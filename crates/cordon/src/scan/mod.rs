@@ -46,6 +46,16 @@ const CHUNK: usize = 4 << 20;
 
 pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
+    // Inventory, policy and waivers are checked before anything is scanned: a bad file
+    // refuses the run, nothing is half-applied.
+    let findings_config = crate::findings::FindingOptions {
+        assets: a.assets.clone(),
+        policy: a.policy.clone(),
+        waivers: a.waivers.clone(),
+        fail_on: a.fail_on,
+    }
+    .load()
+    .map_err(anyhow::Error::new)?;
     let loaded = load_intel(g)?;
     let intel = &loaded.intel;
     let internal = match &a.internal {
@@ -134,7 +144,10 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     summaries.sort_by(|a, b| a.path.cmp(&b.path));
 
     // 5. Sink.
-    let report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
+    let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
+    let evaluation = findings_config.apply(&report.exposures, &report.devices);
+    let fails = findings_config.fails(&evaluation);
+    report.set_findings(evaluation);
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     match a.format {
         ScanFormat::Jsonl => {
@@ -149,12 +162,19 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         anstream::eprintln!("cordon: error: no input could be read");
         return Ok(Outcome::Usage);
     }
-    Ok(Outcome::Ok)
+    Ok(if fails {
+        Outcome::Findings
+    } else {
+        Outcome::Ok
+    })
 }
 
 fn failed(path: &std::path::Path, format: &str, error: &str) -> InputSummary {
+    let path = path.display().to_string();
+    // Messages name their path; the summary holds it once, in `path`.
+    let error = error.strip_prefix(&format!("{path}: ")).unwrap_or(error);
     InputSummary {
-        path: path.display().to_string(),
+        path,
         format: format.into(),
         error: Some(error.into()),
         ..Default::default()

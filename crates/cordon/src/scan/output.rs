@@ -4,11 +4,13 @@
 use super::aggregate::Aggregator;
 use crate::attribute;
 use crate::date::{now_rfc3339, rfc3339_micros};
+use crate::findings::Evaluation;
 use crate::model::{
-    AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, InputSummary, Record,
-    Summary, WIRE_VERSION,
+    AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, Finding, InputSummary,
+    Record, Summary, WIRE_VERSION,
 };
 use crate::output::{paint, Style};
+use crate::policy::Severity;
 use cordon_index::{EntityId, Intel};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -59,7 +61,11 @@ fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Ev
     if let (true, Some(r)) = (e.by_address, e.remotes.first()) {
         let f = attribute::ip(intel, *r);
         if let Some(m) = f.matches.first() {
-            out.extend(super::attrib::to_evidence(m).into_iter().filter(|x| x.kind == "address" || x.kind == "prefix"));
+            out.extend(
+                super::attrib::to_evidence(m)
+                    .into_iter()
+                    .filter(|x| x.kind == "address" || x.kind == "prefix"),
+            );
         }
     }
     out.extend(e.evidence.iter().cloned());
@@ -69,6 +75,7 @@ fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Ev
 pub struct Report {
     pub exposures: Vec<Exposure>,
     pub devices: Vec<Device>,
+    pub findings: Vec<Finding>,
     pub anomalies: Vec<AnomalyRecord>,
     pub summary: Summary,
 }
@@ -174,13 +181,30 @@ impl Report {
                     date: d.date.to_string(),
                 })
                 .collect(),
+            findings: 0,
+            expired_waivers: Vec::new(),
         };
         Report {
             exposures,
             devices,
+            findings: Vec::new(),
             anomalies,
             summary,
         }
+    }
+
+    /// Adds the policy's findings (most severe first) and the waivers that expired.
+    pub fn set_findings(&mut self, ev: Evaluation) {
+        let mut findings = ev.findings;
+        let rank = |f: &Finding| Severity::parse(&f.severity).map_or(0, |s| s as u8);
+        findings.sort_by(|a, b| {
+            rank(b)
+                .cmp(&rank(a))
+                .then_with(|| (&a.asset, &a.group).cmp(&(&b.asset, &b.group)))
+        });
+        self.summary.findings = findings.len() as u64;
+        self.summary.expired_waivers = ev.expired_waivers;
+        self.findings = findings;
     }
 
     pub fn write_jsonl(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -193,6 +217,9 @@ impl Report {
         }
         for d in &self.devices {
             line(Record::Device(d.clone()))?;
+        }
+        for f in &self.findings {
+            line(Record::Finding(f.clone()))?;
         }
         for a in &self.anomalies {
             line(Record::Anomaly(a.clone()))?;
@@ -339,10 +366,60 @@ impl Report {
                 )?;
             }
         }
+        if !self.findings.is_empty() {
+            let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for f in &self.findings {
+                let c = counts.entry(&f.severity).or_default();
+                if f.waived {
+                    c.1 += 1
+                } else {
+                    c.0 += 1
+                }
+            }
+            let order = ["critical", "high", "medium", "low", "info"];
+            let parts: Vec<String> = order
+                .iter()
+                .filter_map(|s| {
+                    counts.get(s).map(|(n, w)| {
+                        if *w > 0 {
+                            format!("{n} {s} (+{w} waived)")
+                        } else {
+                            format!("{n} {s}")
+                        }
+                    })
+                })
+                .collect();
+            writeln!(
+                out,
+                "\n{} {}",
+                paint(Style::Bold, "Findings:"),
+                parts.join(", ")
+            )?;
+            for f in self.findings.iter().filter(|f| !f.waived).take(10) {
+                writeln!(
+                    out,
+                    "  {:<8} {:<18} {} {} {}  [{}]",
+                    paint(Style::Alert, &f.severity),
+                    f.asset_name.as_deref().unwrap_or(&f.asset),
+                    f.entity,
+                    f.relationship,
+                    f.rule,
+                    f.id
+                )?;
+            }
+            for w in &s.expired_waivers {
+                writeln!(
+                    out,
+                    "  {} {}",
+                    paint(Style::Alert, "expired waiver:"),
+                    serde_json::to_string(w).unwrap_or_default()
+                )?;
+            }
+        }
         writeln!(out, "\n{}", paint(Style::Bold, "Inputs"))?;
         for i in &s.inputs {
             match &i.error {
-                Some(e) => writeln!(out, "  {}  {}", paint(Style::Alert, "error"), e)?,
+                Some(e) => writeln!(out, "  {}  {}: {}", paint(Style::Alert, "error"), i.path, e)?,
                 None => writeln!(
                     out,
                     "  {:<26} {:>10} records {:>10} {:>6} anomalies  {}",

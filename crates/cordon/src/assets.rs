@@ -1,0 +1,445 @@
+//! The asset inventory (`--assets FILE`): names, owners, tags and data categories for the
+//! internal addresses and devices that telemetry shows.
+//!
+//! CSV (header with `cidr`, `ip` or `mac`, then `name`, `owner`, `tags`, `data`; lists are
+//! `;`-separated) or JSON (an array of objects with the same keys). **The most specific entry
+//! wins**: the longest matching prefix for an address, and for a device a MAC entry beats any
+//! address entry. A malformed file is refused as a whole, with file, line and what was expected.
+
+use crate::findings::FileError;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+/// What the inventory says about one asset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Asset {
+    /// The inventory key as written: `10.1.2.0/24`, `10.1.2.3` or `aa:bb:cc:dd:ee:ff`.
+    pub key: String,
+    pub name: String,
+    pub owner: String,
+    /// Lowercase: `ot`, `pci`, `cctv`, `wifi`, ...
+    pub tags: Vec<String>,
+    /// Lowercase data categories: `payment`, `personal`, `geolocation`, `health`, ...
+    pub data: Vec<String>,
+    /// `FILE:LINE` of the entry, for evidence.
+    pub at: String,
+}
+
+impl Asset {
+    pub fn has_tag(&self, t: &str) -> bool {
+        self.tags.iter().any(|x| x == t)
+    }
+    pub fn has_data(&self, d: &str) -> bool {
+        self.data.iter().any(|x| x == d)
+    }
+}
+
+/// A loaded inventory; lookups take `&self`.
+#[derive(Clone, Debug, Default)]
+pub struct Inventory {
+    /// Sorted longest prefix first, so the first hit is the most specific.
+    nets: Vec<(IpNet, Asset)>,
+    /// Keyed by lowercase colon-separated MAC.
+    macs: HashMap<String, Asset>,
+}
+
+/// One entry as written in JSON (CSV rows are read into the same shape).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    #[serde(default)]
+    cidr: Option<String>,
+    #[serde(default)]
+    ip: Option<String>,
+    #[serde(default)]
+    mac: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    tags: ListField,
+    #[serde(default)]
+    data: ListField,
+}
+
+/// A list given either as a JSON array or as a `;`-separated string.
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum ListField {
+    #[default]
+    Missing,
+    List(Vec<String>),
+    Text(String),
+}
+
+impl ListField {
+    fn items(&self) -> Vec<String> {
+        let raw: Vec<&str> = match self {
+            ListField::Missing => vec![],
+            ListField::List(v) => v.iter().map(String::as_str).collect(),
+            ListField::Text(s) => s.split(';').collect(),
+        };
+        let mut out: Vec<String> = raw
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl Inventory {
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty() && self.macs.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nets.len() + self.macs.len()
+    }
+
+    /// Reads a CSV or JSON inventory (JSON when the first non-blank byte is `[`).
+    pub fn load(path: &Path) -> Result<Inventory, FileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses inventory text; `path` is only used in messages and evidence.
+    pub fn parse(path: &Path, text: &str) -> Result<Inventory, FileError> {
+        let entries = if text.trim_start().starts_with('[') {
+            parse_json(path, text)?
+        } else {
+            parse_csv(path, text)?
+        };
+        let mut inv = Inventory::default();
+        for (line, e) in entries {
+            inv.add(path, line, e)?;
+        }
+        // Longest prefix first; ties keep file order (stable sort).
+        inv.nets
+            .sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
+        Ok(inv)
+    }
+
+    fn add(&mut self, path: &Path, line: usize, e: Entry) -> Result<(), FileError> {
+        let err = |msg: String| FileError::new(path, Some(line), msg);
+        let keys: Vec<(&str, &str)> = [("cidr", &e.cidr), ("ip", &e.ip), ("mac", &e.mac)]
+            .into_iter()
+            .filter_map(|(k, v)| {
+                v.as_deref()
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (k, v))
+            })
+            .collect();
+        let (kind, key) = match keys.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(err(
+                    "expected one of `cidr`, `ip` or `mac`, found none".into()
+                ))
+            }
+            _ => {
+                return Err(err(format!(
+                    "expected exactly one of `cidr`, `ip` or `mac`, found {}",
+                    keys.iter().map(|k| k.0).collect::<Vec<_>>().join(" and ")
+                )))
+            }
+        };
+        let asset = Asset {
+            key: key.to_string(),
+            name: e.name.unwrap_or_default().trim().to_string(),
+            owner: e.owner.unwrap_or_default().trim().to_string(),
+            tags: e.tags.items(),
+            data: e.data.items(),
+            at: format!("{}:{line}", path.display()),
+        };
+        match kind {
+            "mac" => {
+                let mac = normalise_mac(key).ok_or_else(|| {
+                    err(format!(
+                        "`mac` {key:?}: expected a MAC address like aa:bb:cc:dd:ee:ff"
+                    ))
+                })?;
+                if self.macs.insert(mac, asset).is_some() {
+                    return Err(err(format!("`mac` {key:?} is listed twice")));
+                }
+            }
+            "ip" => {
+                let ip: IpAddr = key
+                    .parse()
+                    .map_err(|_| err(format!("`ip` {key:?}: expected an IPv4 or IPv6 address")))?;
+                self.nets.push((IpNet::from(ip), asset));
+            }
+            _ => {
+                let net: IpNet = key.parse().map_err(|_| {
+                    err(format!(
+                        "`cidr` {key:?}: expected a prefix like 10.0.0.0/8 or 2001:db8::/32"
+                    ))
+                })?;
+                self.nets.push((net.trunc(), asset));
+            }
+        }
+        Ok(())
+    }
+
+    /// The most specific entry covering an address (longest prefix).
+    pub fn lookup_ip(&self, ip: &str) -> Option<&Asset> {
+        let ip: IpAddr = ip.parse().ok()?;
+        self.nets
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .map(|(_, a)| a)
+    }
+
+    /// A device's entry: its MAC entry if there is one, else the entry of its address.
+    pub fn lookup_device(&self, mac: &str, ip: Option<&str>) -> Option<&Asset> {
+        normalise_mac(mac)
+            .and_then(|m| self.macs.get(&m))
+            .or_else(|| ip.and_then(|ip| self.lookup_ip(ip)))
+    }
+}
+
+/// `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff` or `aabbccddeeff` → `aa:bb:cc:dd:ee:ff`.
+pub fn normalise_mac(s: &str) -> Option<String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(
+        (0..6)
+            .map(|i| &hex[2 * i..2 * i + 2])
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
+}
+
+fn parse_csv(path: &Path, text: &str) -> Result<Vec<(usize, Entry)>, FileError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| FileError::new(path, Some(1), format!("expected a CSV header: {e}")))?
+        .clone();
+    const KNOWN: [&str; 7] = ["cidr", "ip", "mac", "name", "owner", "tags", "data"];
+    let mut cols = Vec::new();
+    for h in headers.iter() {
+        let h = h.to_ascii_lowercase();
+        if !KNOWN.contains(&h.as_str()) {
+            return Err(FileError::new(
+                path,
+                Some(1),
+                format!("unknown column {h:?}: expected cidr, ip, mac, name, owner, tags, data"),
+            ));
+        }
+        cols.push(h);
+    }
+    if !cols
+        .iter()
+        .any(|c| matches!(c.as_str(), "cidr" | "ip" | "mac"))
+    {
+        return Err(FileError::new(
+            path,
+            Some(1),
+            "expected a `cidr`, `ip` or `mac` column in the header".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line() as usize);
+            FileError::new(path, line, format!("expected {} fields: {e}", cols.len()))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let mut e = Entry::default();
+        for (c, v) in cols.iter().zip(rec.iter()) {
+            let v = v.to_string();
+            match c.as_str() {
+                "cidr" => e.cidr = Some(v),
+                "ip" => e.ip = Some(v),
+                "mac" => e.mac = Some(v),
+                "name" => e.name = Some(v),
+                "owner" => e.owner = Some(v),
+                "tags" => e.tags = ListField::Text(v),
+                _ => e.data = ListField::Text(v),
+            }
+        }
+        out.push((line, e));
+    }
+    Ok(out)
+}
+
+fn parse_json(path: &Path, text: &str) -> Result<Vec<(usize, Entry)>, FileError> {
+    // Parse to values first to know each object's line, then type each one.
+    let values: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| {
+        FileError::new(
+            path,
+            Some(e.line()),
+            format!("expected a JSON array of asset objects: {e}"),
+        )
+    })?;
+    let lines = object_lines(text);
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let line = lines.get(i).copied().unwrap_or(1);
+            serde_json::from_value::<Entry>(v)
+                .map(|e| (line, e))
+                .map_err(|e| {
+                    FileError::new(
+                        path,
+                        Some(line),
+                        format!(
+                            "asset #{}: {e} (expected keys cidr|ip|mac, name, owner, tags, data)",
+                            i + 1
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The line of each top-level object's `{` in a JSON array (strings skipped).
+fn object_lines(text: &str) -> Vec<usize> {
+    let (mut depth, mut line, mut in_str, mut esc) = (0usize, 1usize, false, false);
+    let mut out = Vec::new();
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+        }
+        if in_str {
+            match (esc, c) {
+                (true, _) => esc = false,
+                (false, '\\') => esc = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '[' | '{' => {
+                if c == '{' && depth == 1 {
+                    out.push(line);
+                }
+                depth += 1;
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "\
+cidr,ip,mac,name,owner,tags,data
+10.0.0.0/8,,,corp,it,,
+10.20.0.0/16,,,stores,retail,pci,payment
+,10.20.1.5,,till-5,retail,pci;pos,payment;personal
+,,28-6F-B9-00-00-01,lobby-cam,facilities,ot;cctv,biometric
+";
+
+    fn inv() -> Inventory {
+        Inventory::parse(Path::new("assets.csv"), CSV).unwrap()
+    }
+
+    #[test]
+    fn most_specific_wins() {
+        let inv = inv();
+        for (ip, name) in [
+            ("10.20.1.5", Some("till-5")),
+            ("10.20.1.6", Some("stores")),
+            ("10.9.9.9", Some("corp")),
+            ("192.168.1.1", None),
+            ("not an ip", None),
+        ] {
+            assert_eq!(inv.lookup_ip(ip).map(|a| a.name.as_str()), name, "{ip}");
+        }
+        let till = inv.lookup_ip("10.20.1.5").unwrap();
+        assert_eq!(till.tags, ["pci", "pos"]);
+        assert_eq!(till.data, ["payment", "personal"]);
+        assert_eq!(till.at, "assets.csv:4");
+    }
+
+    #[test]
+    fn mac_beats_ip_for_devices() {
+        let inv = inv();
+        let cam = inv
+            .lookup_device("28:6f:b9:00:00:01", Some("10.20.1.5"))
+            .unwrap();
+        assert_eq!(cam.name, "lobby-cam");
+        let other = inv
+            .lookup_device("28:6f:b9:00:00:02", Some("10.20.1.5"))
+            .unwrap();
+        assert_eq!(other.name, "till-5");
+        assert!(inv.lookup_device("28:6f:b9:00:00:02", None).is_none());
+    }
+
+    #[test]
+    fn json_inventory() {
+        let text = r#"[
+  {"cidr": "192.168.0.0/24", "name": "lab", "tags": ["ot"]},
+  {"ip": "192.168.0.7", "name": "plc", "data": "geolocation;health"}
+]"#;
+        let inv = Inventory::parse(Path::new("a.json"), text).unwrap();
+        assert_eq!(inv.len(), 2);
+        let plc = inv.lookup_ip("192.168.0.7").unwrap();
+        assert_eq!((plc.name.as_str(), plc.at.as_str()), ("plc", "a.json:3"));
+        assert_eq!(plc.data, ["geolocation", "health"]);
+    }
+
+    /// Malformed inventories: (text, expected message prefix with file and line).
+    #[test]
+    fn malformed() {
+        for (text, want) in [
+            ("name,owner\nx,y\n", "a.csv:1: expected a `cidr`"),
+            ("cidr,name,colour\n", "a.csv:1: unknown column \"colour\""),
+            (
+                "cidr,name\n10.0.0.0/33,x\n",
+                "a.csv:2: `cidr` \"10.0.0.0/33\"",
+            ),
+            ("ip,name\n10.0.0.1,x\nnope,y\n", "a.csv:3: `ip` \"nope\""),
+            (
+                "ip,mac,name\n10.0.0.1,aa:bb:cc:dd:ee:ff,x\n",
+                "a.csv:2: expected exactly one",
+            ),
+            ("ip,mac,name\n,,x\n", "a.csv:2: expected one of"),
+            ("mac,name\nzz:bb:cc:dd:ee:ff,x\n", "a.csv:2: `mac`"),
+            (
+                "cidr,name\n10.0.0.0/8,x,extra\n",
+                "a.csv:2: expected 2 fields",
+            ),
+            (
+                "[\n {\"ip\": \"10.0.0.1\"},\n {\"ipaddr\": \"x\"}\n]",
+                "a.csv:3: asset #2: unknown field",
+            ),
+            (
+                "[\n {\"ip\": \"10.0.0.1\"},\n",
+                "a.csv:3: expected a JSON array",
+            ),
+        ] {
+            let e = Inventory::parse(Path::new("a.csv"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{text:?}: got {e:?}, want {want:?}");
+        }
+    }
+}

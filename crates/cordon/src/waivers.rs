@@ -1,0 +1,339 @@
+//! Waivers (`--waivers FILE`): accepted risks with a reason and an expiry date.
+//!
+//! ```toml
+//! [[waiver]]
+//! asset = "10.20.1.5"        # address, CIDR, MAC or inventory name
+//! group = "alibaba"          # and/or entity = "alibaba-cloud"; rule = "ai-model-api"
+//! reason = "replacement ordered, ticket SEC-1234"
+//! expires = 2026-12-31
+//! ```
+//!
+//! **A waiver never removes a finding**: an active one marks it `"waived": true` (it no longer
+//! counts for `--fail-on`); one whose `expires` date has passed waives nothing and is listed in
+//! the summary. A waiver is active through its expiry day (UTC).
+
+use crate::assets::normalise_mac;
+use crate::date;
+use crate::findings::FileError;
+use crate::model::{ExpiredWaiver, Finding};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::Path;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverFile {
+    /// The waivers, in any order.
+    #[serde(default)]
+    waiver: Vec<Spanned<WaiverIn>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverIn {
+    /// An address, a CIDR prefix, a MAC address or an inventory name.
+    #[serde(default)]
+    asset: Option<String>,
+    /// Company group id (`alibaba`).
+    #[serde(default)]
+    group: Option<String>,
+    /// Most specific company id (`alibaba-cloud`).
+    #[serde(default)]
+    entity: Option<String>,
+    /// Only findings of this rule.
+    #[serde(default)]
+    rule: Option<String>,
+    /// Why the risk is accepted (ticket, approver).
+    reason: String,
+    /// Last day the waiver applies: a TOML date or a `YYYY-MM-DD` string.
+    expires: DateIn,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DateIn {
+    Date(toml::value::Datetime),
+    Text(String),
+}
+
+/// One checked waiver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Waiver {
+    pub asset: Option<String>,
+    pub group: Option<String>,
+    pub entity: Option<String>,
+    pub rule: Option<String>,
+    pub reason: String,
+    /// `YYYY-MM-DD`.
+    pub expires: String,
+    expires_days: i64,
+    /// `FILE:LINE`.
+    pub at: String,
+}
+
+/// A checked waiver file.
+#[derive(Clone, Debug, Default)]
+pub struct Waivers {
+    pub list: Vec<Waiver>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Waivers {
+    pub fn load(path: &Path) -> Result<Waivers, FileError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Waivers, FileError> {
+        let file: WaiverFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            let msg = e.message().trim();
+            let msg = if msg.contains("did not match any variant") {
+                "`expires`: expected a date like 2026-12-31".to_string()
+            } else {
+                msg.to_string()
+            };
+            FileError::new(path, line, msg)
+        })?;
+        let mut list = Vec::new();
+        for w in file.waiver {
+            let line = line_of(text, w.span().start);
+            let err = |m: String| FileError::new(path, Some(line), m);
+            let w = w.into_inner();
+            if w.asset.is_none() && w.group.is_none() && w.entity.is_none() {
+                return Err(err(
+                    "waiver: expected at least one of `asset`, `group` or `entity`".into(),
+                ));
+            }
+            if w.reason.trim().is_empty() {
+                return Err(err(
+                    "waiver: `reason` is empty; say why the risk is accepted".into(),
+                ));
+            }
+            let raw = match &w.expires {
+                DateIn::Date(d) if d.time.is_none() && d.offset.is_none() => d.to_string(),
+                DateIn::Date(d) => d.to_string(),
+                DateIn::Text(s) => s.clone(),
+            };
+            let days = date::parse_days(&raw)
+                .filter(|&d| raw.len() == 10 && date::format_days(d) == raw)
+                .ok_or_else(|| {
+                    err(format!(
+                        "waiver: `expires` {raw:?}: expected a date like 2026-12-31"
+                    ))
+                })?;
+            list.push(Waiver {
+                asset: w.asset,
+                group: w.group,
+                entity: w.entity,
+                rule: w.rule,
+                reason: w.reason.trim().to_string(),
+                expires: raw,
+                expires_days: days,
+                at: format!("{}:{line}", path.display()),
+            });
+        }
+        Ok(Waivers { list })
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Marks findings covered by an active waiver, and returns the expired waivers with the
+    /// number of findings each would have waived. `today` is `YYYY-MM-DD`.
+    pub fn apply(&self, findings: &mut [Finding], today: &str) -> Vec<ExpiredWaiver> {
+        let today = date::parse_days(today).unwrap_or_else(date::today);
+        let mut expired: Vec<ExpiredWaiver> = Vec::new();
+        for w in &self.list {
+            let active = today <= w.expires_days;
+            let mut matched = 0;
+            for f in findings.iter_mut().filter(|f| w.matches(f)) {
+                matched += 1;
+                if active && !f.waived {
+                    f.waived = true;
+                    f.waiver = Some(format!("{} (until {}, {})", w.reason, w.expires, w.at));
+                }
+            }
+            if !active {
+                expired.push(ExpiredWaiver {
+                    at: w.at.clone(),
+                    asset: w.asset.clone(),
+                    group: w.group.clone(),
+                    entity: w.entity.clone(),
+                    reason: w.reason.clone(),
+                    expires: w.expires.clone(),
+                    matched,
+                });
+            }
+        }
+        expired
+    }
+}
+
+impl Waiver {
+    /// Every selector given must match.
+    pub fn matches(&self, f: &Finding) -> bool {
+        self.group.as_ref().is_none_or(|g| *g == f.group)
+            && self.entity.as_ref().is_none_or(|e| *e == f.entity)
+            && self.rule.as_ref().is_none_or(|r| *r == f.rule)
+            && self.asset.as_ref().is_none_or(|a| asset_matches(a, f))
+    }
+}
+
+fn asset_matches(want: &str, f: &Finding) -> bool {
+    if want == f.asset
+        || f.asset_name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(want))
+    {
+        return true;
+    }
+    if let (Some(a), Some(b)) = (normalise_mac(want), normalise_mac(&f.asset)) {
+        return a == b;
+    }
+    match (want.parse::<IpNet>(), f.asset.parse::<IpAddr>()) {
+        (Ok(net), Ok(ip)) => net.contains(&ip),
+        _ => match (want.parse::<IpAddr>(), f.asset.parse::<IpAddr>()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(asset: &str, name: &str, group: &str) -> Finding {
+        Finding {
+            id: "0".into(),
+            rule: "sensitive-data".into(),
+            severity: "high".into(),
+            asset: asset.into(),
+            asset_name: Some(name.into()),
+            entity: format!("{group}-cloud"),
+            group: group.into(),
+            relationship: "operated-by".into(),
+            designations: vec![],
+            regulations: vec![],
+            evidence: vec![],
+            remediation: String::new(),
+            waived: false,
+            waiver: None,
+            owner: None,
+            flows: 0,
+            bytes_out: 0,
+            first_seen: None,
+            last_seen: None,
+        }
+    }
+
+    const FILE: &str = r#"
+[[waiver]]
+asset = "till-5"
+group = "alibaba"
+reason = "migration to another cloud, SEC-1"
+expires = 2026-12-31
+
+[[waiver]]
+asset = "10.9.0.0/16"
+reason = "lab network, SEC-2"
+expires = "2026-01-31"
+"#;
+
+    #[test]
+    fn active_waives_expired_does_not() {
+        let w = Waivers::parse(Path::new("w.toml"), FILE).unwrap();
+        assert_eq!(w.len(), 2);
+        let mut fs = vec![
+            finding("10.20.1.5", "till-5", "alibaba"),
+            finding("10.20.1.5", "till-5", "tencent"),
+            finding("10.9.3.3", "lab-1", "tencent"),
+            finding("10.8.3.3", "other", "tencent"),
+        ];
+        let expired = w.apply(&mut fs, "2026-11-26");
+        let waived: Vec<bool> = fs.iter().map(|f| f.waived).collect();
+        assert_eq!(waived, [true, false, false, false]);
+        assert!(fs[0].waiver.as_deref().unwrap().contains("SEC-1"));
+        assert_eq!(expired.len(), 1);
+        assert_eq!(
+            (expired[0].at.as_str(), expired[0].matched),
+            ("w.toml:8", 1)
+        );
+
+        // On its expiry day a waiver is still active; the day after it is not.
+        for (today, want) in [("2026-12-31", true), ("2027-01-01", false)] {
+            let mut fs = vec![finding("10.20.1.5", "till-5", "alibaba")];
+            w.apply(&mut fs, today);
+            assert_eq!(fs[0].waived, want, "{today}");
+        }
+    }
+
+    #[test]
+    fn mac_assets_match_in_any_spelling() {
+        let w = Waivers::parse(
+            Path::new("w.toml"),
+            "[[waiver]]\nasset = \"28-6F-B9-00-00-01\"\nreason = \"r\"\nexpires = 2030-01-01\n",
+        )
+        .unwrap();
+        let mut fs = vec![finding("28:6f:b9:00:00:01", "cam", "hikvision")];
+        w.apply(&mut fs, "2026-01-01");
+        assert!(fs[0].waived);
+    }
+
+    /// Bad waiver files: (text, expected message prefix with file and line).
+    #[test]
+    fn waiver_errors_name_the_line() {
+        for (text, want) in [
+            (
+                "\n[[waiver]]\nreason = \"r\"\nexpires = 2026-01-01\n",
+                "w.toml:2: waiver: expected at least one of",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nreason = \"r\"\nexpires = \"2026-13-01\"\n",
+                "w.toml:1: waiver: `expires` \"2026-13-01\"",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nreason = \"r\"\nexpires = \"soon\"\n",
+                "w.toml:1: waiver: `expires` \"soon\"",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nreason = \"r\"\nexpires = 2026-01-01T10:00:00Z\n",
+                "w.toml:1: waiver: `expires`",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nexpires = 2026-01-01\n",
+                "w.toml:1: missing field `reason`",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nreason = \"  \"\nexpires = 2026-01-01\n",
+                "w.toml:1: waiver: `reason` is empty",
+            ),
+            (
+                "[[waiver]]\ngroup = \"a\"\nreason = \"r\"\nexpires = 2026-01-01\nowner = \"x\"\n",
+                "w.toml:5: unknown field `owner`",
+            ),
+            ("[[waivers]]\n", "w.toml:1: unknown field `waivers`"),
+        ] {
+            let e = Waivers::parse(Path::new("w.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(want), "{text:?}: got {e:?}, want {want:?}");
+        }
+    }
+}
