@@ -125,9 +125,14 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     match a.format {
-        ScanFormat::Jsonl => report.write_jsonl(&mut std::io::stdout().lock())?,
+        // Stdout is line-buffered: one write per record without this.
+        ScanFormat::Jsonl => report.write_jsonl(&mut std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()))?,
         ScanFormat::Text => report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?,
     }
+    // Freeing the exposures one allocation at a time cost a fifth of a conn-log scan in the
+    // profile (BENCHMARKS.md); the process exits next, so the OS takes the memory back.
+    std::mem::forget(report);
+    std::mem::forget(agg);
     if !read_any {
         anstream::eprintln!("cordon: error: no input could be read");
         return Ok(Outcome::Usage);
