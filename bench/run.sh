@@ -126,12 +126,12 @@ if want netflow; then
         d=$N/v$v
         if [ ! -f "$d/export.dat" ]; then
             rm -rf "$d"; mkdir -p "$d/nfcapd"
-            nfcapd -b 127.0.0.1 -p 31$v$v -B 67108864 -w "$d/nfcapd" -I bench > "$d/nfcapd.log" 2>&1 &
+            nfcapd -b 127.0.0.1 -p $((41000 + v)) -B 67108864 -w "$d/nfcapd" -I bench > "$d/nfcapd.log" 2>&1 &
             nfpid=$!
-            python3 bench/udptee.py 32$v$v "$d/export.dat" 31$v$v 2> "$d/udptee.log" &
+            python3 bench/udptee.py $((40000 + v)) "$d/export.dat" $((41000 + v)) 2> "$d/udptee.log" &
             teepid=$!
             sleep 1
-            softflowd -r "$P/big.pcap" -n 127.0.0.1:32$v$v -v $v -a -6 -p "$d/softflowd.pid" > "$d/softflowd.log" 2>&1
+            softflowd -r "$P/big.pcap" -n 127.0.0.1:$((40000 + v)) -v $v -a -6 -p "$d/softflowd.pid" > "$d/softflowd.log" 2>&1
             sleep 2
             kill -TERM "$teepid"; wait "$teepid" || true
             sleep 1
