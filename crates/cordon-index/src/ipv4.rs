@@ -4,6 +4,10 @@
 //! several values points instead to a group of 256 entries in `tbl8`. A lookup is one or two
 //! memory reads, with no branches that depend on the table's shape beyond one flag test.
 //!
+//! `tbl24` is stored as 256 pages of 2^16 entries, one per /8, allocated only when a range
+//! touches that /8: the bundled snapshot (a few thousand ranges) then costs a few MiB, not
+//! 64 MiB, while the page directory (4 KiB) stays in the fastest cache.
+//!
 //! **Entries are `value + 1`, so 0 means "no range covers this address".** The top bit of a
 //! `tbl24` entry marks a pointer to a `tbl8` group; values are therefore below `2^31 - 1`.
 //! The table is built once from disjoint segments ([`crate::ranges::flatten`]) and is
@@ -15,8 +19,11 @@ const EXT: u32 = 1 << 31;
 /// The largest value a range may carry.
 pub const MAX_VALUE: u32 = EXT - 2;
 
+type Page = Box<[u32; 1 << 16]>;
+
 pub struct Ipv4Table {
-    tbl24: Box<[u32]>,
+    /// By the first octet: the entries of the /24 blocks in that /8, if any range touches it.
+    tbl24: Vec<Option<Page>>,
     tbl8: Vec<u32>,
     /// The disjoint segments, kept to say which range an address fell in (for explanations;
     /// not used by [`Ipv4Table::lookup`]).
@@ -32,7 +39,7 @@ impl Ipv4Table {
         }
         let segments = flatten(ranges);
         let mut t = Ipv4Table {
-            tbl24: vec![0u32; 1 << 24].into_boxed_slice(),
+            tbl24: (0..256).map(|_| None).collect(),
             tbl8: Vec::new(),
             segments: Vec::new(),
         };
@@ -58,13 +65,21 @@ impl Ipv4Table {
         self.partial(eb, 0, hi, v);
     }
 
+    /// The `tbl24` entry of a /24 block, allocating its page.
+    fn entry(&mut self, block: u32) -> &mut u32 {
+        let page = self.tbl24[(block >> 16) as usize].get_or_insert_with(|| {
+            vec![0u32; 1 << 16].into_boxed_slice().try_into().expect("page of 2^16 entries")
+        });
+        &mut page[(block & 0xffff) as usize]
+    }
+
     fn full(&mut self, block: u32, v: u32) {
-        let e = self.tbl24[block as usize];
+        let e = *self.entry(block);
         if e & EXT != 0 {
             let g = ((e & !EXT) as usize) << 8;
             self.tbl8[g..g + 256].fill(v);
         } else {
-            self.tbl24[block as usize] = v;
+            *self.entry(block) = v;
         }
     }
 
@@ -72,13 +87,13 @@ impl Ipv4Table {
         if lo == 0 && hi == 0xff {
             return self.full(block, v);
         }
-        let e = self.tbl24[block as usize];
+        let e = *self.entry(block);
         let g = if e & EXT != 0 {
             (e & !EXT) as usize
         } else {
             let g = self.tbl8.len() >> 8;
             self.tbl8.extend(std::iter::repeat_n(e, 256));
-            self.tbl24[block as usize] = EXT | g as u32;
+            *self.entry(block) = EXT | g as u32;
             g
         };
         let base = g << 8;
@@ -88,7 +103,10 @@ impl Ipv4Table {
     /// The value of the most specific range holding `ip`, if any.
     #[inline]
     pub fn lookup(&self, ip: u32) -> Option<u32> {
-        let e = self.tbl24[(ip >> 8) as usize];
+        let Some(page) = &self.tbl24[(ip >> 24) as usize] else {
+            return None;
+        };
+        let e = page[((ip >> 8) & 0xffff) as usize];
         let e = if e & EXT == 0 {
             e
         } else {
@@ -119,7 +137,8 @@ impl Ipv4Table {
 
     /// Bytes held by the two tables.
     pub fn memory_bytes(&self) -> usize {
-        (self.tbl24.len() + self.tbl8.len()) * 4 + self.segments.len() * 12
+        let pages = self.tbl24.iter().filter(|p| p.is_some()).count();
+        (pages << 16) * 4 + self.tbl8.len() * 4 + self.segments.len() * 12
     }
 }
 

@@ -161,6 +161,9 @@ impl Input {
         loop {
             if !eof {
                 let want = size.saturating_sub(carry.len()).max(64 * 1024);
+                // Room for the whole read up front: growing the buffer while reading would
+                // copy it several times per chunk.
+                carry.reserve(want + 64);
                 let n = (&mut reader)
                     .take(want as u64)
                     .read_to_end(&mut carry)
@@ -177,7 +180,10 @@ impl Input {
                 (false, Some(i)) => i + 1,
                 (false, None) => continue,
             };
-            let rest = carry.split_off(cut);
+            // The partial line moves to a fresh buffer sized for the next chunk.
+            let mut rest = Vec::with_capacity(size + 64 * 1024);
+            rest.extend_from_slice(&carry[cut..]);
+            carry.truncate(cut);
             let chunk = std::mem::replace(&mut carry, rest);
             let len = chunk.len() as u64;
             f(chunk, offset)?;
