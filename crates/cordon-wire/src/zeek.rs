@@ -27,6 +27,8 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+mod conn;
+
 /// Most columns a `#fields` line may declare.
 pub const MAX_FIELDS: usize = 1024;
 /// Longest `#separator`-style header value kept (unset/empty markers).
@@ -383,7 +385,33 @@ pub fn decode_body(
     base_offset: u64,
     sink: &mut dyn Sink,
 ) -> DecodeStats {
+    decode_body_with(header, chunk, base_offset, sink, true)
+}
+
+/// [`decode_body`] without the conn.log fast path: every TSV line goes through the general
+/// field splitter. This is the reference the fast path must agree with, exposed for the
+/// differential tests and the fuzz target; its output is identical, only slower.
+#[doc(hidden)]
+pub fn decode_body_general(
+    header: &Header,
+    chunk: &[u8],
+    base_offset: u64,
+    sink: &mut dyn Sink,
+) -> DecodeStats {
+    decode_body_with(header, chunk, base_offset, sink, false)
+}
+
+fn decode_body_with(
+    header: &Header,
+    chunk: &[u8],
+    base_offset: u64,
+    sink: &mut dyn Sink,
+    fast: bool,
+) -> DecodeStats {
     let mut h: Cow<'_, Header> = Cow::Borrowed(header);
+    // The conn fast path's layout for the current header, when it applies.
+    let layout = |h: &Header| if fast { conn::Layout::new(h) } else { None };
+    let mut conn_layout = layout(&h);
     let mut st = DecodeStats::default();
     for (off, line) in logtext::lines(chunk) {
         if line.is_empty() {
@@ -405,6 +433,7 @@ pub fn decode_body(
                 st.anomalies += 1;
                 anomaly(sink, base_offset, off, AnomalyKind::Unsupported, detail);
             }
+            conn_layout = layout(&h);
             continue;
         }
         st.records += 1;
@@ -416,6 +445,8 @@ pub fn decode_body(
         };
         if line[0] == b'{' {
             json_line(line, &mut out);
+        } else if let Some(l) = &conn_layout {
+            conn::tsv_line(l, &h, line, &mut out);
         } else {
             tsv_line(&h, line, &mut out);
         }
