@@ -445,7 +445,7 @@ fn decode_body_with(
         };
         if line[0] == b'{' {
             json_line(line, &mut out);
-        } else if let Some(l) = &conn_layout {
+        } else if let Some(l) = &mut conn_layout {
             conn::tsv_line(l, &h, line, &mut out);
         } else {
             tsv_line(&h, line, &mut out);
