@@ -511,6 +511,7 @@ struct Conn<'a> {
     resp_l2: Option<Mac>,
 }
 
+#[inline(always)]
 fn emit_conn(c: Conn<'_>, out: &mut Out<'_, '_>) {
     let (Some(src), Some(dst)) = (c.orig_h, c.resp_h) else {
         out.bad(AnomalyKind::Malformed, "conn record without both addresses");

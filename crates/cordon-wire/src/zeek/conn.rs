@@ -163,7 +163,7 @@ fn uint(line: &[u8], (start, end): (usize, usize)) -> Option<u64> {
 
 /// Decimal seconds as Zeek writes them (`1700000000.123456`), exactly as
 /// [`logtext::parse_secs_micros`] reads them; other shapes go to it.
-#[inline]
+#[inline(always)]
 fn secs_micros(line: &[u8], (start, end): (usize, usize)) -> Option<Micros> {
     const DOTS: u64 = LO * b'.' as u64;
     let len = end - start;
@@ -232,7 +232,7 @@ fn split(line: &[u8], sep: u8, ends: &mut [usize; MAX_COLS]) -> usize {
 /// Each octet is read as up to three digits at once, its length taken from which of them
 /// are digits. (A branch-free version that classifies all 16 bytes first and places the
 /// octets by the dots ran no faster and took more instructions.)
-#[inline]
+#[inline(always)]
 fn ip(line: &[u8], (start, end): (usize, usize)) -> Option<IpAddr> {
     let len = end - start;
     let b = match line.get(start..start + 16) {
