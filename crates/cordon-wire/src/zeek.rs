@@ -5,9 +5,12 @@
 //! [`HostMac`]. Other logs are counted as records and otherwise ignored.
 //!
 //! The TSV path is built for speed: the column layout is computed once per `#fields` line,
-//! fields are split with `memchr` and numbers and IPv4 addresses are parsed in place, so a
-//! conn.log line costs one allocation (its uid). Callers can split a large file into chunks
-//! on line boundaries and decode them in parallel with [`parse_header`] and [`decode_body`].
+//! and numbers and IPv4 addresses are parsed in place, so a conn.log line costs one
+//! allocation (its uid). conn.log lines take a dedicated fast path (`zeek/conn.rs`: a
+//! word-at-a-time split, eight-digits-at-once numbers) whose output is the general path's,
+//! checked by a differential test and the fuzz target against [`decode_body_general`].
+//! Callers can split a large file into chunks on line boundaries and decode them in
+//! parallel with [`parse_header`] and [`decode_body`].
 //!
 //! **Guarantees: never panics; a bad line becomes one [`Anomaly`] at the byte offset of the
 //! line start, and decoding goes on with the next line.** A record whose timestamp cannot be
