@@ -1,6 +1,7 @@
 //! Fuzzes the Zeek log decoder. Oracle: decoding the whole input must agree with
 //! parse_header + decode_body over two chunks cut at a newline (the parallel path), whenever
-//! the first chunk holds no further header lines.
+//! the first chunk holds no further header lines; and the conn.log fast path must agree with
+//! the general TSV path (`decode_body_general`).
 #![no_main]
 
 use cordon_wire::{zeek, VecSink};
@@ -12,6 +13,12 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(wst.anomalies as usize, whole.anomalies.len());
     let Some(h) = zeek::parse_header(data) else { return };
     let body = &data[h.body_start..];
+    let mut general = VecSink::default();
+    let gst = zeek::decode_body_general(&h, body, h.body_start as u64, &mut general);
+    let mut fast = VecSink::default();
+    assert_eq!(zeek::decode_body(&h, body, h.body_start as u64, &mut fast), gst);
+    assert_eq!(fast.observations, general.observations);
+    assert_eq!(fast.anomalies, general.anomalies);
     let Some(nl) = body.iter().position(|&c| c == b'\n') else { return };
     // Cut after a newline chosen by the input's first body byte.
     let newlines: Vec<usize> = body.iter().enumerate().filter(|(_, &c)| c == b'\n').map(|(i, _)| i + 1).collect();
