@@ -8,10 +8,6 @@ use clap::Parser;
 use cordon::{cli, intel_cmd, report_cmd, Outcome};
 use std::process::ExitCode;
 
-// The scan allocates many small, short-lived values across threads (names, records);
-// mimalloc handles that pattern several times faster than the system allocator.
-//#[global_allocator]
-//static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
