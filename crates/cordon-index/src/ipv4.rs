@@ -68,7 +68,10 @@ impl Ipv4Table {
     /// The `tbl24` entry of a /24 block, allocating its page.
     fn entry(&mut self, block: u32) -> &mut u32 {
         let page = self.tbl24[(block >> 16) as usize].get_or_insert_with(|| {
-            vec![0u32; 1 << 16].into_boxed_slice().try_into().expect("page of 2^16 entries")
+            vec![0u32; 1 << 16]
+                .into_boxed_slice()
+                .try_into()
+                .expect("page of 2^16 entries")
         });
         &mut page[(block & 0xffff) as usize]
     }

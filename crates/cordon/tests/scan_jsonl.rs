@@ -34,13 +34,26 @@ fn jsonl_output_larger_than_the_buffer_is_complete() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.len() > 1 << 17, "output should exceed the write buffer, got {} bytes", text.len());
-    let records: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        text.len() > 1 << 17,
+        "output should exceed the write buffer, got {} bytes",
+        text.len()
+    );
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let exposures: Vec<&Value> = records.iter().filter(|r| r["type"] == "exposure").collect();
     assert_eq!(exposures.len(), 3000);
-    assert!(exposures.iter().all(|e| e["group"] == "alibaba" && e["flows"] == 1));
+    assert!(exposures
+        .iter()
+        .all(|e| e["group"] == "alibaba" && e["flows"] == 1));
     let last = records.last().unwrap();
     assert_eq!(last["type"], "summary");
     assert_eq!(last["records"], 4000);

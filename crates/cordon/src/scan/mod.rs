@@ -145,19 +145,19 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 
     // 5. Sink.
     let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
-    let evaluation = findings_config.apply(&report.exposures, &report.devices);
-    let fails = findings_config.fails(&evaluation);
-    report.set_findings(evaluation);
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
-    match a.format {
+    let fails = match a.format {
         ScanFormat::Jsonl => {
+            // Stdout is line-buffered: one write per record without this.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            report.write_jsonl(&mut out)?;
+            report.write_jsonl(&findings_config, &mut out)?
         }
         ScanFormat::Text => {
-            report.write_text(intel, started.elapsed(), &mut anstream::stdout().lock())?
+            let totals = report.for_each_batch(&findings_config, |_, _, _| Ok(()))?;
+            report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
+            totals.fails
         }
-    }
+    };
     // Freeing the exposures one allocation at a time cost a fifth of a conn-log scan in the
     // profile (BENCHMARKS.md); the process exits next, so the OS takes the memory back.
     std::mem::forget(report);

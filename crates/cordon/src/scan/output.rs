@@ -1,10 +1,12 @@
 //! Sink: the scan's results as JSONL records (`docs/wire-format.md`) or as a summary people
 //! read on a terminal, and the progress bar on stderr.
 
-use super::aggregate::Aggregator;
+use super::aggregate::{Aggregator, ExposureAgg, ExposureKey};
 use crate::attribute;
 use crate::date::{now_rfc3339, rfc3339_micros};
 use crate::findings::Evaluation;
+use crate::findings::FindingConfig;
+use crate::model::ExpiredWaiver;
 use crate::model::{
     AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, Finding, InputSummary,
     Record, Summary, WIRE_VERSION,
@@ -12,9 +14,11 @@ use crate::model::{
 use crate::output::{paint, Style};
 use crate::policy::Severity;
 use cordon_index::{EntityId, Intel};
+use foldhash::HashMap;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// A byte-count progress bar on stderr; hidden when stderr is not a terminal or the input
@@ -72,53 +76,57 @@ fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Ev
     out
 }
 
-pub struct Report {
-    pub exposures: Vec<Exposure>,
+/// The scan's results, ready to write. Exposure records are built from the aggregates when
+/// written, a batch at a time with their findings, so memory holds the aggregates and one
+/// batch of records, not every record at once.
+pub struct Report<'a> {
+    intel: &'a Intel,
+    /// Exposures, largest first.
+    order: Vec<(&'a ExposureKey, &'a ExposureAgg)>,
     pub devices: Vec<Device>,
-    pub findings: Vec<Finding>,
     pub anomalies: Vec<AnomalyRecord>,
     pub summary: Summary,
+    /// Designations per entity, computed once.
+    designations: HashMap<EntityId, Vec<DesignationRef>>,
+}
+
+/// Exposure records written (or evaluated) per batch.
+const BATCH: usize = 2048;
+
+/// What the findings came to, over every batch.
+#[derive(Default)]
+pub struct FindingTotals {
+    /// Per severity: (unwaived, waived).
+    pub by_severity: BTreeMap<String, (u64, u64)>,
+    /// The most severe unwaived findings, for the terminal.
+    pub top: Vec<Finding>,
+    pub fails: bool,
 }
 
 fn round2(x: f32) -> f64 {
     (x as f64 * 100.0).round() / 100.0
 }
 
-impl Report {
+impl<'a> Report<'a> {
     pub fn build(
-        intel: &Intel,
-        agg: &Aggregator,
+        intel: &'a Intel,
+        agg: &'a Aggregator,
         inputs: Vec<InputSummary>,
         anomalies: Vec<AnomalyRecord>,
         all_devices: bool,
-    ) -> Report {
-        let mut exposures: Vec<Exposure> = agg
-            .exposures
-            .iter()
-            .map(|((asset, entity, rel), e)| Exposure {
-                asset: asset.to_string(),
-                entity: intel.entity(*entity).id.to_string(),
-                group: intel.entity(intel.group(*entity)).id.to_string(),
-                relationship: rel.as_str().into(),
-                confidence: round2(e.confidence),
-                flows: e.flows,
-                bytes_out: e.bytes_out,
-                bytes_in: e.bytes_in,
-                first_seen: rfc3339_micros(e.first),
-                last_seen: rfc3339_micros(e.last),
-                names: e.names.iter().map(|n| n.to_string()).collect(),
-                remotes: e.remotes.iter().map(|r| r.to_string()).collect(),
-                ports: e.ports.clone(),
-                services: e.services.iter().map(|s| s.to_string()).collect(),
-                evidence: exposure_evidence(intel, e),
-                designations: designations(intel, *entity),
-            })
-            .collect();
-        exposures.sort_by(|a, b| {
-            (b.bytes_out + b.bytes_in, b.flows)
-                .cmp(&(a.bytes_out + a.bytes_in, a.flows))
-                .then_with(|| (&a.asset, &a.entity).cmp(&(&b.asset, &b.entity)))
+    ) -> Report<'a> {
+        let mut order: Vec<(&ExposureKey, &ExposureAgg)> = agg.exposures.iter().collect();
+        order.sort_by(|(ka, a), (kb, b)| {
+            (b.bytes_out.saturating_add(b.bytes_in), b.flows)
+                .cmp(&(a.bytes_out.saturating_add(a.bytes_in), a.flows))
+                .then_with(|| (ka.0, ka.1, ka.2).cmp(&(kb.0, kb.1, kb.2)))
         });
+        let mut designations_by: HashMap<EntityId, Vec<DesignationRef>> = HashMap::default();
+        for (k, _) in &order {
+            designations_by
+                .entry(k.1)
+                .or_insert_with(|| designations(intel, k.1));
+        }
         let mut devices: Vec<Device> = Vec::new();
         for (mac, d) in &agg.devices {
             let f = attribute::mac(intel, *mac);
@@ -169,7 +177,7 @@ impl Report {
             anomalies: inputs.iter().map(|i| i.anomalies).sum(),
             inputs,
             flows: agg.flows,
-            exposures: exposures.len() as u64,
+            exposures: order.len() as u64,
             devices: devices.len() as u64,
             first_seen: agg.first.map(rfc3339_micros),
             last_seen: agg.last.map(rfc3339_micros),
@@ -185,52 +193,123 @@ impl Report {
             expired_waivers: Vec::new(),
         };
         Report {
-            exposures,
+            intel,
+            order,
             devices,
-            findings: Vec::new(),
             anomalies,
             summary,
+            designations: designations_by,
         }
     }
 
-    /// Adds the policy's findings (most severe first) and the waivers that expired.
-    pub fn set_findings(&mut self, ev: Evaluation) {
-        let mut findings = ev.findings;
-        let rank = |f: &Finding| Severity::parse(&f.severity).map_or(0, |s| s as u8);
-        findings.sort_by(|a, b| {
-            rank(b)
-                .cmp(&rank(a))
-                .then_with(|| (&a.asset, &a.group).cmp(&(&b.asset, &b.group)))
-        });
-        self.summary.findings = findings.len() as u64;
-        self.summary.expired_waivers = ev.expired_waivers;
-        self.findings = findings;
+    /// The exposure record of one aggregate.
+    fn exposure(&self, (asset, entity, rel): &ExposureKey, e: &ExposureAgg) -> Exposure {
+        let intel = self.intel;
+        Exposure {
+            asset: asset.to_string(),
+            entity: intel.entity(*entity).id.to_string(),
+            group: intel.entity(intel.group(*entity)).id.to_string(),
+            relationship: rel.as_str().into(),
+            confidence: round2(e.confidence),
+            flows: e.flows,
+            bytes_out: e.bytes_out,
+            bytes_in: e.bytes_in,
+            first_seen: rfc3339_micros(e.first),
+            last_seen: rfc3339_micros(e.last),
+            names: e.names.iter().map(|n| n.to_string()).collect(),
+            remotes: e.remotes.iter().map(|r| r.to_string()).collect(),
+            ports: e.ports.clone(),
+            services: e.services.iter().map(|s| s.to_string()).collect(),
+            evidence: exposure_evidence(intel, e),
+            designations: self.designations.get(entity).cloned().unwrap_or_default(),
+        }
     }
 
-    pub fn write_jsonl(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut line = |r: Record| -> std::io::Result<()> {
-            serde_json::to_writer(&mut *out, &r)?;
-            out.write_all(b"\n")
+    /// Builds the exposure records a batch at a time, evaluates their findings, and hands
+    /// both to `f`; devices and their findings come last, as a batch of their own. Returns the
+    /// totals and records them in the summary.
+    pub fn for_each_batch(
+        &mut self,
+        cfg: &FindingConfig,
+        mut f: impl FnMut(&[Exposure], &[Device], &[Finding]) -> std::io::Result<()>,
+    ) -> std::io::Result<FindingTotals> {
+        let mut totals = FindingTotals::default();
+        let mut expired: Vec<ExpiredWaiver> = Vec::new();
+        let mut count = 0u64;
+        let mut tally = |ev: &mut Evaluation, totals: &mut FindingTotals| {
+            for x in ev.expired_waivers.drain(..) {
+                match expired.iter_mut().find(|e| e.at == x.at) {
+                    Some(e) => e.matched += x.matched,
+                    None => expired.push(x),
+                }
+            }
+            totals.fails |= cfg.fails(ev);
+            let rank = |f: &Finding| Severity::parse(&f.severity).map_or(0, |s| s as u8);
+            for fd in &ev.findings {
+                let c = totals.by_severity.entry(fd.severity.clone()).or_default();
+                if fd.waived {
+                    c.1 += 1;
+                    continue;
+                }
+                c.0 += 1;
+                // Keep the ten most severe: clone only what can enter the list.
+                let full = totals.top.len() >= 10;
+                if !full || totals.top.last().is_some_and(|l| rank(fd) > rank(l)) {
+                    totals.top.push(fd.clone());
+                    totals.top.sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.asset.cmp(&b.asset)));
+                    totals.top.truncate(10);
+                }
+            }
+            count += ev.findings.len() as u64;
         };
-        for e in &self.exposures {
-            line(Record::Exposure(e.clone()))?;
+        for chunk in self.order.chunks(BATCH) {
+            let batch: Vec<Exposure> = chunk.iter().map(|(k, e)| self.exposure(k, e)).collect();
+            let mut ev = cfg.apply(&batch, &[]);
+            f(&batch, &[], &ev.findings)?;
+            tally(&mut ev, &mut totals);
         }
-        for d in &self.devices {
-            line(Record::Device(d.clone()))?;
+        let mut ev = cfg.apply(&[], &self.devices);
+        f(&[], &self.devices, &ev.findings)?;
+        tally(&mut ev, &mut totals);
+        self.summary.findings = count;
+        self.summary.expired_waivers = expired;
+        Ok(totals)
+    }
+
+    /// Writes the JSONL stream: exposures with their findings, devices with theirs,
+    /// anomalies, the summary. Returns whether `--fail-on` was met.
+    pub fn write_jsonl(
+        &mut self,
+        cfg: &FindingConfig,
+        out: &mut dyn Write,
+    ) -> std::io::Result<bool> {
+        fn line(out: &mut dyn Write, r: &Record) -> std::io::Result<()> {
+            serde_json::to_writer(&mut *out, r)?;
+            out.write_all(b"\n")
         }
-        for f in &self.findings {
-            line(Record::Finding(f.clone()))?;
-        }
+        let totals = self.for_each_batch(cfg, |exposures, devices, findings| {
+            for e in exposures {
+                line(out, &Record::Exposure(e.clone()))?;
+            }
+            for d in devices {
+                line(out, &Record::Device(d.clone()))?;
+            }
+            for f in findings {
+                line(out, &Record::Finding(f.clone()))?;
+            }
+            Ok(())
+        })?;
         for a in &self.anomalies {
-            line(Record::Anomaly(a.clone()))?;
+            line(out, &Record::Anomaly(a.clone()))?;
         }
-        line(Record::Summary(self.summary.clone()))?;
-        out.flush()
+        line(out, &Record::Summary(self.summary.clone()))?;
+        out.flush()?;
+        Ok(totals.fails)
     }
 
     pub fn write_text(
         &self,
-        intel: &Intel,
+        totals: &FindingTotals,
         took: Duration,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
@@ -250,10 +329,12 @@ impl Report {
             writeln!(out, "  traffic from {a} to {b}; {} flows", s.flows)?;
         }
         writeln!(out)?;
-        // Exposures by group, then assets.
-        let mut by_group: BTreeMap<&str, Vec<&Exposure>> = BTreeMap::new();
-        for e in &self.exposures {
-            by_group.entry(&e.group).or_default().push(e);
+        // Exposures by group, then assets: totals from the aggregates, records built only for
+        // the lines shown.
+        let intel = self.intel;
+        let mut by_group: BTreeMap<EntityId, Vec<(&ExposureKey, &ExposureAgg)>> = BTreeMap::new();
+        for &(k, e) in &self.order {
+            by_group.entry(intel.group(k.1)).or_default().push((k, e));
         }
         if by_group.is_empty() {
             writeln!(
@@ -264,58 +345,69 @@ impl Report {
         } else {
             writeln!(out, "{}", paint(Style::Bold, "Exposure by company"))?;
         }
-        let mut groups: Vec<(&str, Vec<&Exposure>)> = by_group.into_iter().collect();
+        let mut groups: Vec<(EntityId, Vec<(&ExposureKey, &ExposureAgg)>)> =
+            by_group.into_iter().collect();
         groups.sort_by_key(|(_, v)| {
-            std::cmp::Reverse(v.iter().map(|e| e.bytes_out + e.bytes_in).sum::<u64>())
+            std::cmp::Reverse(
+                v.iter()
+                    .map(|(_, e)| e.bytes_out.saturating_add(e.bytes_in))
+                    .fold(0u64, u64::saturating_add),
+            )
         });
         for (group, list) in groups {
-            let name = intel
-                .entity_by_id(group)
-                .map(|i| intel.entity(i).name.to_string())
-                .unwrap_or_default();
-            let assets: std::collections::BTreeSet<&str> =
-                list.iter().map(|e| e.asset.as_str()).collect();
+            let g = intel.entity(group);
+            let assets: std::collections::BTreeSet<IpAddr> =
+                list.iter().map(|(k, _)| k.0).collect();
             let lists: std::collections::BTreeSet<&str> = list
                 .iter()
-                .flat_map(|e| e.designations.iter().map(|d| d.list.as_str()))
+                .filter_map(|(k, _)| self.designations.get(&k.1))
+                .flat_map(|ds| ds.iter().map(|d| d.list.as_str()))
                 .collect();
             writeln!(
                 out,
                 "  {} {}  {} asset(s), {} flows, {} out / {} in  [{}]",
-                paint(Style::Alert, group),
-                paint(Style::Dim, &name),
+                paint(Style::Alert, &g.id),
+                paint(Style::Dim, &g.name),
                 assets.len(),
-                list.iter().map(|e| e.flows).sum::<u64>(),
-                human_bytes(list.iter().map(|e| e.bytes_out).sum()),
-                human_bytes(list.iter().map(|e| e.bytes_in).sum()),
+                list.iter().map(|(_, e)| e.flows).sum::<u64>(),
+                human_bytes(
+                    list.iter()
+                        .map(|(_, e)| e.bytes_out)
+                        .fold(0, u64::saturating_add)
+                ),
+                human_bytes(
+                    list.iter()
+                        .map(|(_, e)| e.bytes_in)
+                        .fold(0, u64::saturating_add)
+                ),
                 lists.into_iter().collect::<Vec<_>>().join(", ")
             )?;
-            for e in list.iter().take(8) {
-                let mut what = e
-                    .names
-                    .iter()
-                    .take(3)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if what.is_empty() {
-                    what = e
-                        .remotes
-                        .iter()
-                        .take(3)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                }
+            for (k, e) in list.iter().take(8) {
+                let what: Vec<String> = if e.names.is_empty() {
+                    e.remotes.iter().take(3).map(|r| r.to_string()).collect()
+                } else {
+                    e.names.iter().take(3).map(|n| n.to_string()).collect()
+                };
                 let svc = if e.services.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", e.services.join(", "))
+                    format!(
+                        " ({})",
+                        e.services
+                            .iter()
+                            .map(|s| &**s)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
                 writeln!(
                     out,
                     "    {:<18} → {} {}{svc}  {}  conf {:.2}",
-                    e.asset, e.entity, e.relationship, what, e.confidence
+                    k.0.to_string(),
+                    intel.entity(k.1).id,
+                    k.2.as_str(),
+                    what.join(", "),
+                    round2(e.confidence)
                 )?;
             }
             if list.len() > 8 {
@@ -333,16 +425,13 @@ impl Report {
                 paint(Style::Bold, "Devices made by companies of concern")
             )?;
             for d in self.devices.iter().take(20) {
-                let phones: Vec<String> =
-                    d.ip.as_ref()
-                        .map(|ip| {
-                            self.exposures
-                                .iter()
-                                .filter(|e| &e.asset == ip)
-                                .map(|e| format!("{} {}", e.entity, e.relationship))
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                let ip: Option<IpAddr> = d.ip.as_deref().and_then(|i| i.parse().ok());
+                let phones: Vec<String> = self
+                    .order
+                    .iter()
+                    .filter(|(k, _)| Some(k.0) == ip)
+                    .map(|(k, _)| format!("{} {}", intel.entity(k.1).id, k.2.as_str()))
+                    .collect();
                 writeln!(
                     out,
                     "  {}  {:<15} {} {}{}{}{}",
@@ -366,25 +455,16 @@ impl Report {
                 )?;
             }
         }
-        if !self.findings.is_empty() {
-            let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-            for f in &self.findings {
-                let c = counts.entry(&f.severity).or_default();
-                if f.waived {
-                    c.1 += 1
-                } else {
-                    c.0 += 1
-                }
-            }
+        if !totals.by_severity.is_empty() {
             let order = ["critical", "high", "medium", "low", "info"];
             let parts: Vec<String> = order
                 .iter()
-                .filter_map(|s| {
-                    counts.get(s).map(|(n, w)| {
+                .filter_map(|sev| {
+                    totals.by_severity.get(*sev).map(|(n, w)| {
                         if *w > 0 {
-                            format!("{n} {s} (+{w} waived)")
+                            format!("{n} {sev} (+{w} waived)")
                         } else {
-                            format!("{n} {s}")
+                            format!("{n} {sev}")
                         }
                     })
                 })
@@ -395,7 +475,7 @@ impl Report {
                 paint(Style::Bold, "Findings:"),
                 parts.join(", ")
             )?;
-            for f in self.findings.iter().filter(|f| !f.waived).take(10) {
+            for f in &totals.top {
                 writeln!(
                     out,
                     "  {:<8} {:<18} {} {} {}  [{}]",
@@ -410,9 +490,11 @@ impl Report {
             for w in &s.expired_waivers {
                 writeln!(
                     out,
-                    "  {} {}",
+                    "  {} {} ({}, expired {})",
                     paint(Style::Alert, "expired waiver:"),
-                    serde_json::to_string(w).unwrap_or_default()
+                    w.at,
+                    w.reason,
+                    w.expires
                 )?;
             }
         }
