@@ -5,6 +5,7 @@ pub mod attribute;
 pub mod cli;
 pub mod date;
 pub mod explain;
+pub mod indicators;
 pub mod intel;
 pub mod intel_cmd;
 pub mod model;
