@@ -44,6 +44,24 @@ pub enum Command {
     /// Show, import or rebuild the intel snapshot.
     #[command(subcommand)]
     Intel(IntelCommand),
+    /// Check threat-indicator files (STIX 2.1, MISP, plain lists) without scanning.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IndicatorsCommand {
+    /// Load indicator files or folders and print what loaded, what did not, and why.
+    #[command(
+        after_help = "Example:\n  cordon indicators check advisory.stix.json misp-feed/ blocklist.txt\n\nExit status: 0 all loaded cleanly; 2 a file was unreadable or had malformed entries."
+    )]
+    Check {
+        /// Indicator files or folders.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         cli::Command::Explain(a) => intel_cmd::explain(&cli.global, a),
         cli::Command::Intel(c) => intel_cmd::intel(&cli.global, c),
+        cli::Command::Indicators(c) => cordon::indicators::cmd::run(c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

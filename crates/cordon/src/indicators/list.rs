@@ -6,7 +6,7 @@
 //! `type,value,comment,valid_from,valid_until`, ...) names the columns; without one, the
 //! type is the first field when it is a known type word, dates are the fields that parse
 //! as dates, and the comment is the first other field. `#` starts a comment line (and an
-//! inline comment after whitespace on unquoted lines). **A bad line is reported with its
+//! inline comment after whitespace on lines without delimiters). **A bad line is reported with its
 //! number and skipped.**
 
 use super::report::{clip, FileReport, Reason};
@@ -135,7 +135,6 @@ fn split(line: &str, delim: u8) -> Vec<Cow<'_, str>> {
 
 pub(crate) fn load(bytes: &[u8], source: u32, b: &mut Builder, r: &mut FileReport) {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut delim: Option<Option<u8>> = None;
     let mut cols: Option<Columns> = None;
     let mut first = true;
     for (n, raw) in bytes.split(|&c| c == b'\n').enumerate() {
@@ -158,15 +157,14 @@ pub(crate) fn load(bytes: &[u8], source: u32, b: &mut Builder, r: &mut FileRepor
         if line.is_empty() || line.starts_with('#') || line.starts_with("//") {
             continue;
         }
-        let d = *delim.get_or_insert_with(|| {
-            if line.contains(',') {
-                Some(b',')
-            } else if line.contains('\t') {
-                Some(b'\t')
-            } else {
-                None
-            }
-        });
+        // The delimiter is judged per line, so a bare list may carry typed CSV lines.
+        let d = if line.contains(',') {
+            Some(b',')
+        } else if line.contains('\t') {
+            Some(b'\t')
+        } else {
+            None
+        };
         let fields: Vec<Cow<'_, str>> = match d {
             Some(d) => split(line, d),
             None => {
@@ -199,12 +197,18 @@ pub(crate) fn load(bytes: &[u8], source: u32, b: &mut Builder, r: &mut FileRepor
     }
 }
 
+/// Detects the kind of an untyped value. A name needs a dot here: a bare word in a list is
+/// far more often a header or a stray token than a top-level domain (a typed line may still
+/// give one).
 fn auto(v: &str) -> Option<(Target, Kind)> {
     if let Some(t) = parse_ip_or_cidr(v) {
         return Some((t, Kind::Ip));
     }
     if v.contains("://") {
         return url_host(v).map(|t| (t, Kind::Url));
+    }
+    if !v.trim().trim_end_matches('.').contains('.') {
+        return None;
     }
     parse_domain(v).map(|t| (t, Kind::Domain))
 }

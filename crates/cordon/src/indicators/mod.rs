@@ -16,6 +16,7 @@
 //! **Loading never fails as a whole**: a file that cannot be read, a malformed object or
 //! line is reported in the [`LoadReport`] with its position and the rest loads.
 
+pub mod cmd;
 pub mod list;
 pub mod matcher;
 pub mod misp;

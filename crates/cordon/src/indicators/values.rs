@@ -85,17 +85,6 @@ pub fn url_host(url: &str) -> Option<Target> {
     parse_domain(host)
 }
 
-/// Any plain-list value: address, CIDR, URL (has `://`) or domain name.
-pub fn auto_target(s: &str) -> Option<(Target, &'static str)> {
-    if let Some(t) = parse_ip_or_cidr(s) {
-        return Some((t, "ip"));
-    }
-    if s.contains("://") {
-        return url_host(s).map(|t| (t, "url"));
-    }
-    parse_domain(s).map(|t| (t, "domain"))
-}
-
 /// Undoes the usual defanging of shared indicators: `hxxp://`, `[.]`, `(.)`, `[:]`.
 pub fn refang(s: &str) -> std::borrow::Cow<'_, str> {
     if !s.contains(['[', '(', 'x', 'X']) {
@@ -296,13 +285,18 @@ pub fn compile(p: &Pattern) -> Compiled {
 fn conjunction(c: &[&Comparison]) -> Conj {
     let mut anchor: Option<&Comparison> = None;
     let mut ports: Option<Vec<u16>> = None;
+    // One comparison on a host object makes the whole conjunction undecidable; it is named
+    // by its hash comparison when it has one (`file:hashes.'SHA-256'` as `file:hashes`).
+    let host = c
+        .iter()
+        .filter(|c| HOST_OBJECTS.contains(&c.object.as_str()))
+        .min_by_key(|c| !c.path.starts_with("hashes"));
+    if let Some(cmp) = host {
+        let first = cmp.path.split(['.', '[']).next().unwrap_or("");
+        return Conj::Undecidable(format!("{}:{first}", cmp.object));
+    }
     for cmp in c {
         let what = format!("{}:{}", cmp.object, cmp.path);
-        if HOST_OBJECTS.contains(&cmp.object.as_str()) {
-            // `file:hashes.'SHA-256'` is reported as `file:hashes`.
-            let first = cmp.path.split(['.', '[']).next().unwrap_or("");
-            return Conj::Undecidable(format!("{}:{first}", cmp.object));
-        }
         match what.as_str() {
             "ipv4-addr:value"
             | "ipv6-addr:value"
@@ -492,7 +486,7 @@ mod tests {
             ),
             (
                 "[(file:name = '123.ps1') AND file:hashes.'SHA-256' = 'ED5D']",
-                Compiled::Undecidable("file:name".into()),
+                Compiled::Undecidable("file:hashes".into()),
             ),
             (
                 "[x509-certificate:hashes.'SHA-1' = 'aa']",
