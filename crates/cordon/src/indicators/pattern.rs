@@ -106,6 +106,37 @@ pub fn parse(input: &str) -> Result<Pattern, PatternError> {
     Ok(Pattern { observations })
 }
 
+/// Recognises the form most indicators take, `[type:value = 'text']` (one comparison, no
+/// escapes), without the general parser: a million-indicator bundle is mostly these.
+/// `None` means "use [`parse`]"; when it answers, the answer equals [`parse`]'s.
+pub fn parse_simple(input: &str) -> Option<Pattern> {
+    let inner = input.trim().strip_prefix('[')?.strip_suffix(']')?;
+    let (path, rest) = inner.split_once('=')?;
+    let (object, prop) = path.trim().split_once(':')?;
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.as_bytes()[0].is_ascii_alphabetic()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !is_keyword(w)
+    };
+    if !word(object) || !word(prop) {
+        return None;
+    }
+    let value = rest.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    if value.contains(['\'', '\\']) {
+        return None;
+    }
+    Some(Pattern {
+        observations: vec![Expr::Cmp(Comparison {
+            object: object.to_string(),
+            path: prop.to_string(),
+            op: Op::Eq,
+            values: vec![Value::Str(value.to_string())],
+        })],
+    })
+}
+
 fn syntax(offset: usize, message: String) -> PatternError {
     PatternError::Syntax { offset, message }
 }
@@ -881,6 +912,29 @@ mod tests {
         ];
         for (input, want) in cases {
             check(input, *want);
+        }
+    }
+
+    #[test]
+    fn simple_form_agrees_with_the_parser() {
+        let cases = [
+            ("[ipv4-addr:value = '45.129.137.233']", true),
+            ("  [domain-name:value='a.example']  ", true),
+            ("[url:value = 'http://a.example/?q=1']", true),
+            ("[ipv4-addr:value = 'a' OR ipv4-addr:value = 'b']", false),
+            ("[ipv4-addr:value = 'it\\'s']", false),
+            ("[ipv4-addr:value = '1'] OR [ipv4-addr:value = '2']", false),
+            ("[file:hashes.'SHA-256' = 'aa']", false),
+            ("[ipv4-addr:value = '1' ]", true),
+            ("[NOT:value = '1']", false),
+            ("[a:b = '1']]", false),
+        ];
+        for (p, simple) in cases {
+            let got = parse_simple(p);
+            assert_eq!(got.is_some(), simple, "{p}");
+            if let Some(got) = got {
+                assert_eq!(Ok(got), parse(p), "{p}");
+            }
         }
     }
 

@@ -345,22 +345,23 @@ impl Ctx<'_> {
                 return;
             }
         };
-        let parsed = match pattern::parse(pattern) {
-            Ok(p) => p,
-            Err(PatternError::Unsupported(what)) => {
-                r.note(Reason::Unsupported, position(), &what, Some(pattern));
-                return;
-            }
-            Err(e) => {
-                r.note(
-                    Reason::Error,
-                    position(),
-                    &format!("pattern: {e}"),
-                    Some(pattern),
-                );
-                return;
-            }
-        };
+        let parsed =
+            match pattern::parse_simple(pattern).map_or_else(|| pattern::parse(pattern), Ok) {
+                Ok(p) => p,
+                Err(PatternError::Unsupported(what)) => {
+                    r.note(Reason::Unsupported, position(), &what, Some(pattern));
+                    return;
+                }
+                Err(e) => {
+                    r.note(
+                        Reason::Error,
+                        position(),
+                        &format!("pattern: {e}"),
+                        Some(pattern),
+                    );
+                    return;
+                }
+            };
         let (keys, partial) = match compile(&parsed) {
             Compiled::Keys { keys, partial } => (keys, partial),
             Compiled::Undecidable(kind) => {

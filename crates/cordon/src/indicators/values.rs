@@ -296,14 +296,9 @@ fn conjunction(c: &[&Comparison]) -> Conj {
         return Conj::Undecidable(format!("{}:{first}", cmp.object));
     }
     for cmp in c {
-        let what = format!("{}:{}", cmp.object, cmp.path);
-        match what.as_str() {
-            "ipv4-addr:value"
-            | "ipv6-addr:value"
-            | "domain-name:value"
-            | "url:value"
-            | "network-traffic:dst_ref.value"
-            | "network-traffic:src_ref.value" => {
+        match (cmp.object.as_str(), cmp.path.as_str()) {
+            ("ipv4-addr" | "ipv6-addr" | "domain-name" | "url", "value")
+            | ("network-traffic", "dst_ref.value" | "src_ref.value") => {
                 if anchor.is_some() {
                     return Conj::Unsupported(
                         "two value comparisons within one observation".into(),
@@ -311,7 +306,7 @@ fn conjunction(c: &[&Comparison]) -> Conj {
                 }
                 anchor = Some(cmp);
             }
-            "network-traffic:dst_port" => {
+            ("network-traffic", "dst_port") => {
                 if ports.is_some() {
                     return Conj::Unsupported("two port comparisons within one observation".into());
                 }
@@ -330,7 +325,7 @@ fn conjunction(c: &[&Comparison]) -> Conj {
                 }
                 ports = Some(v);
             }
-            _ => return Conj::Unsupported(format!("property {what}")),
+            (o, p) => return Conj::Unsupported(format!("property {o}:{p}")),
         }
     }
     let Some(a) = anchor else {
