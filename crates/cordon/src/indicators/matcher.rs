@@ -42,7 +42,14 @@ struct Agg {
     first: i64,
     last: i64,
     count: u64,
-    evidence: Vec<(&'static str, String)>,
+    evidence: Vec<(&'static str, Seen)>,
+}
+
+/// An observed address or name, kept as evidence.
+#[derive(Clone, PartialEq, Eq)]
+enum Seen {
+    Addr(IpAddr),
+    Name(Box<str>),
 }
 
 /// Matches observations; one per scan thread, merged at the end.
@@ -235,13 +242,14 @@ impl Matcher {
 
     /// The matches, ordered by asset, then indicator id.
     pub fn finish(self) -> Vec<IndicatorMatch> {
-        let mut out: Vec<IndicatorMatch> = self
+        let set = &self.set;
+        let mut out: Vec<(IpAddr, IndicatorMatch)> = self
             .st
             .aggs
             .into_iter()
             .map(|((asset, meta), a)| {
-                let d = self.set.describe(meta, a.key);
-                IndicatorMatch {
+                let d = set.describe(meta, a.key);
+                let m = IndicatorMatch {
                     asset: asset.to_string(),
                     remote: a.remote,
                     indicator: IndicatorRef {
@@ -257,23 +265,25 @@ impl Matcher {
                     evidence: a
                         .evidence
                         .into_iter()
-                        .map(|(kind, value)| Evidence {
+                        .map(|(kind, seen)| Evidence {
                             kind: kind.to_string(),
-                            value,
+                            value: match seen {
+                                Seen::Addr(a) => a.to_string(),
+                                Seen::Name(n) => n.into(),
+                            },
                             source: None,
                             date: None,
                         })
                         .collect(),
-                }
+                };
+                (asset, m)
             })
             .collect();
         out.sort_by(|a, b| {
-            let ip = |s: &str| s.parse::<IpAddr>().ok();
-            ip(&a.asset)
-                .cmp(&ip(&b.asset))
-                .then_with(|| a.indicator.id.cmp(&b.indicator.id))
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.indicator.id.cmp(&b.1.indicator.id))
         });
-        out
+        out.into_iter().map(|(_, m)| m).collect()
     }
 }
 
@@ -352,17 +362,18 @@ impl State {
         agg.last = agg.last.max(h.t1);
         agg.count += 1;
         if agg.evidence.len() < MAX_EVIDENCE {
-            let same = |(k, v): &(&'static str, String)| {
+            let same = |(k, v): &(&'static str, Seen)| {
                 *k == h.kind
-                    && match h.value {
-                        Value::Addr(a) => v.parse::<IpAddr>().ok() == Some(a),
-                        Value::Name(n) => v == n,
+                    && match (h.value, v) {
+                        (Value::Addr(a), Seen::Addr(b)) => a == *b,
+                        (Value::Name(n), Seen::Name(m)) => n == &**m,
+                        _ => false,
                     }
             };
             if !agg.evidence.iter().any(same) {
                 let v = match h.value {
-                    Value::Addr(a) => a.to_string(),
-                    Value::Name(n) => n.to_string(),
+                    Value::Addr(a) => Seen::Addr(a),
+                    Value::Name(n) => Seen::Name(n.into()),
                 };
                 agg.evidence.push((h.kind, v));
             }

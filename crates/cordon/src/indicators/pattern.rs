@@ -110,6 +110,9 @@ pub fn parse(input: &str) -> Result<Pattern, PatternError> {
 /// escapes), without the general parser: a million-indicator bundle is mostly these.
 /// `None` means "use [`parse`]"; when it answers, the answer equals [`parse`]'s.
 pub fn parse_simple(input: &str) -> Option<Pattern> {
+    if input.len() > MAX_LEN {
+        return None;
+    }
     let inner = input.trim().strip_prefix('[')?.strip_suffix(']')?;
     let (path, rest) = inner.split_once('=')?;
     let (object, prop) = path.trim().split_once(':')?;

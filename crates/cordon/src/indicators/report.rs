@@ -113,7 +113,7 @@ impl FileReport {
             self.items.push(ReportItem {
                 position,
                 reason: reason.as_str().to_string(),
-                detail: detail.to_string(),
+                detail: clip(detail, 300).to_string(),
                 text: text.map(|t| clip(t, 300).to_string()),
             });
         } else {

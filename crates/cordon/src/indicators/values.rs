@@ -2,6 +2,7 @@
 //! STIX patterns to the keys that decide them; RFC 3339 times to microseconds.
 
 use super::pattern::{Comparison, Expr, Op, Pattern, Value};
+use super::report::clip;
 use super::set::Target;
 use cordon_index::domain::normalize;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -342,27 +343,39 @@ fn conjunction(c: &[&Comparison]) -> Conj {
         let t = match (a.object.as_str(), a.op) {
             (_, Op::IsSubset) => match parse_ip_or_cidr(s) {
                 Some(t) if a.object != "domain-name" && a.object != "url" => t,
-                _ => return Conj::Invalid(format!("ISSUBSET needs a CIDR, got '{s}'")),
+                _ => return Conj::Invalid(format!("ISSUBSET needs a CIDR, got '{}'", clip(s, 80))),
             },
             ("ipv4-addr", _) => match parse_ip_or_cidr(s) {
                 Some(t @ (Target::Addr(IpAddr::V4(_)) | Target::Net(IpAddr::V4(_), _))) => t,
-                _ => return Conj::Invalid(format!("'{s}' is not an IPv4 address or CIDR")),
+                _ => {
+                    return Conj::Invalid(format!(
+                        "'{}' is not an IPv4 address or CIDR",
+                        clip(s, 80)
+                    ))
+                }
             },
             ("ipv6-addr", _) => match parse_ip_or_cidr(s) {
                 Some(t @ (Target::Addr(IpAddr::V6(_)) | Target::Net(IpAddr::V6(_), _))) => t,
-                _ => return Conj::Invalid(format!("'{s}' is not an IPv6 address or CIDR")),
+                _ => {
+                    return Conj::Invalid(format!(
+                        "'{}' is not an IPv6 address or CIDR",
+                        clip(s, 80)
+                    ))
+                }
             },
             ("domain-name", _) => match parse_domain(s) {
                 Some(t) => t,
-                None => return Conj::Invalid(format!("'{s}' is not a domain name")),
+                None => return Conj::Invalid(format!("'{}' is not a domain name", clip(s, 80))),
             },
             ("url", _) => match url_host(s) {
                 Some(t) => t,
-                None => return Conj::Invalid(format!("no host in url '{s}'")),
+                None => return Conj::Invalid(format!("no host in url '{}'", clip(s, 80))),
             },
             _ => match parse_ip_or_cidr(s).or_else(|| parse_domain(s)) {
                 Some(t) => t,
-                None => return Conj::Invalid(format!("'{s}' is not an address or name")),
+                None => {
+                    return Conj::Invalid(format!("'{}' is not an address or name", clip(s, 80)))
+                }
             },
         };
         targets.push(t);
