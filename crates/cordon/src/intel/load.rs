@@ -176,7 +176,7 @@ fn rows(
     Ok(())
 }
 
-fn field<'r>(rec: &'r csv::StringRecord, i: usize) -> &'r str {
+fn field(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("").trim()
 }
 

@@ -441,7 +441,7 @@ mod tests {
         for (name, bytes, want) in cases {
             let p = dir.join(name);
             std::fs::write(&p, bytes).unwrap();
-            let e = format!("{:#}", parse_files(&[p]).err().expect(name));
+            let e = format!("{:#}", parse_files(&[p]).expect_err(name));
             assert!(e.contains(want), "{name}: {e}");
         }
     }
