@@ -7,7 +7,7 @@
 //! process RSS growth over the load (which also counts allocator slack and freed pages not
 //! returned to the system), then times loading and matching.
 
-use cordon::indicators::{load, IndicatorSet, Matcher};
+use cordon::indicators::{load, IndicatorSet, Loader, Matcher};
 use cordon_wire::obs::{Dns, Flow, IpProto, Observation};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -43,7 +43,7 @@ fn name(r: &mut Rng) -> String {
     let x = r.next();
     format!(
         "h{:x}.d{:x}.example{}",
-        x & 0xffff_ff,
+        x & 0x00ff_ffff,
         (x >> 24) & 0xfffff,
         x % 7
     )
@@ -215,26 +215,40 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("indicators_load");
     g.sample_size(10);
     g.bench_function("plain_list_1m", |b| {
-        b.iter(|| load(black_box(&[list.clone()])))
+        b.iter(|| load(black_box(std::slice::from_ref(&list))))
     });
     g.bench_function("stix_bundle_1m", |b| {
-        b.iter(|| load(black_box(&[stix.clone()])))
+        b.iter(|| load(black_box(std::slice::from_ref(&stix))))
     });
     g.finish();
 
+    // A feed-sized set: the first 10 k lines of the list.
+    let small = {
+        let text = std::fs::read(&list).unwrap();
+        let cut = text
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(10_000)
+            .map_or(text.len(), |(i, _)| i + 1);
+        let mut l = Loader::default();
+        l.load_bytes("bench-10k.txt", &text[..cut]);
+        Arc::new(l.finish().0)
+    };
     let obs = observations(&list, true);
     let clean = observations(&list, false);
     let mut g = c.benchmark_group("indicators_match");
     g.throughput(Throughput::Elements(obs.len() as u64));
     for (label, set, obs) in [
         ("empty_set", Arc::new(IndicatorSet::default()), &obs),
+        ("list_10k_no_match", small, &clean),
         ("list_1m_no_match", list_set.clone(), &clean),
         ("list_1m_12pct_match", list_set, &obs),
     ] {
         g.bench_function(label, |b| {
             b.iter(|| {
                 let mut m = Matcher::new(set.clone(), false);
-                for o in &obs {
+                for o in obs.iter() {
                     m.observe(o, &internal);
                 }
                 m.finish().len()

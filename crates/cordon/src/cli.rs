@@ -49,6 +49,18 @@ pub enum Command {
     Indicators(IndicatorsCommand),
 }
 
+/// Threat-indicator options, for `scan` to flatten into its arguments.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IndicatorArgs {
+    /// Threat indicators to match: STIX 2.1 bundles, MISP events or feed folders, plain
+    /// lists (repeatable; folders are walked).
+    #[arg(long = "indicators", value_name = "FILE")]
+    pub indicators: Vec<PathBuf>,
+    /// Let a domain indicator match its subdomains too (by default only the name itself).
+    #[arg(long)]
+    pub indicator_subdomains: bool,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum IndicatorsCommand {
     /// Load indicator files or folders and print what loaded, what did not, and why.

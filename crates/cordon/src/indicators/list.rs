@@ -291,7 +291,7 @@ fn line_indicator(
         },
     };
     let target = match want {
-        None => auto(value).map(|(t, k)| (t, k)),
+        None => auto(value),
         Some(Kind::Ip) => parse_ip_or_cidr(value).map(|t| (t, Kind::Ip)),
         Some(Kind::Domain) => parse_domain(value).map(|t| (t, Kind::Domain)),
         Some(Kind::Url) => url_host(value).map(|t| (t, Kind::Url)),

@@ -67,6 +67,7 @@ struct State {
 }
 
 /// One hit: where it was found, to aggregate.
+#[derive(Copy, Clone)]
 struct Hit<'o> {
     asset: IpAddr,
     remote: Remote<'o>,
@@ -142,22 +143,21 @@ impl Matcher {
                     st.stats.no_asset += 1;
                     return;
                 };
-                names(
-                    set,
-                    st,
-                    sub,
-                    &d.query,
-                    asset,
-                    Remote::Name(&d.query),
-                    d.ts,
-                    None,
-                    "dns",
-                );
+                fn dns<'o>(asset: IpAddr, ts: i64, name: &'o str, kind: &'static str) -> Hit<'o> {
+                    Hit {
+                        asset,
+                        remote: Remote::Name(name),
+                        t0: ts,
+                        t1: ts,
+                        port: None,
+                        kind,
+                        value: Value::Name(name),
+                    }
+                }
+                names(set, st, sub, dns(asset, d.ts, &d.query, "dns"));
                 for a in &d.answers {
                     match &a.data {
-                        DnsData::Cname(t) => {
-                            names(set, st, sub, t, asset, Remote::Name(t), d.ts, None, "cname")
-                        }
+                        DnsData::Cname(t) => names(set, st, sub, dns(asset, d.ts, t, "cname")),
                         DnsData::Addr(ip) => {
                             set.addr_hits(*ip, |r, key| {
                                 st.hit(
@@ -197,17 +197,16 @@ impl Matcher {
                     NameSource::Http => "http",
                     NameSource::X509 => "x509",
                 };
-                names(
-                    set,
-                    st,
-                    sub,
-                    &n.name,
+                let h = Hit {
                     asset,
                     remote,
-                    n.ts,
-                    Some(n.server_port),
+                    t0: n.ts,
+                    t1: n.ts,
+                    port: Some(n.server_port),
                     kind,
-                );
+                    value: Value::Name(&n.name),
+                };
+                names(set, st, sub, h);
             }
             Observation::Dhcp(_) | Observation::Host(_) => {}
         }
@@ -287,38 +286,17 @@ impl Matcher {
     }
 }
 
-fn names(
-    set: &IndicatorSet,
-    st: &mut State,
-    subdomains: bool,
-    name: &str,
-    asset: IpAddr,
-    remote: Remote<'_>,
-    ts: i64,
-    port: Option<u16>,
-    kind: &'static str,
-) {
+/// Looks up `h.value`'s name (and, with `subdomains`, its parent names).
+fn names(set: &IndicatorSet, st: &mut State, subdomains: bool, h: Hit<'_>) {
+    let Value::Name(name) = h.value else {
+        return;
+    };
     if !set.has_names() {
         return;
     }
     let mut rest = name;
     loop {
-        set.name_hits(rest, |r, key| {
-            st.hit(
-                set,
-                r,
-                key,
-                Hit {
-                    asset,
-                    remote,
-                    t0: ts,
-                    t1: ts,
-                    port,
-                    kind,
-                    value: Value::Name(name),
-                },
-            )
-        });
+        set.name_hits(rest, |r, key| st.hit(set, r, key, h));
         if !subdomains {
             return;
         }

@@ -199,6 +199,7 @@ fn attribute(
     let bad = |r: &mut FileReport, what: &str| {
         let d = format!("'{}' is not {what}", clip(value, 80));
         r.note(Reason::Error, pos.clone(), &d, Some(value));
+        Ok(())
     };
     let mut keys: Vec<(Target, Option<u16>)> = Vec::new();
     let mut text = Some(value);
@@ -209,11 +210,11 @@ fn attribute(
                 // The value printed back from the key is the same; keep no copy.
                 text = None;
             }
-            None => return Ok(bad(r, "an address")),
+            None => return bad(r, "an address"),
         },
         "ip-dst|port" | "ip-src|port" | "hostname|port" => {
             let Some((host, port)) = value.rsplit_once(['|', ':']) else {
-                return Ok(bad(r, "host|port"));
+                return bad(r, "host|port");
             };
             let t = if ty.starts_with("ip") {
                 parse_ip_or_cidr(host)
@@ -222,7 +223,7 @@ fn attribute(
             };
             match (t, port.trim().parse::<u16>()) {
                 (Some(t), Ok(p)) => keys.push((t, Some(p))),
-                _ => return Ok(bad(r, "host|port")),
+                _ => return bad(r, "host|port"),
             }
         }
         "domain" | "hostname" => match parse_domain(value) {
@@ -230,23 +231,23 @@ fn attribute(
                 keys.push((t, None));
                 text = None;
             }
-            None => return Ok(bad(r, "a domain name")),
+            None => return bad(r, "a domain name"),
         },
         "domain|ip" => {
             let Some((d, ip)) = value.split_once('|') else {
-                return Ok(bad(r, "domain|ip"));
+                return bad(r, "domain|ip");
             };
             match (parse_domain(d), parse_ip_or_cidr(ip)) {
                 (Some(d), Some(ip)) => {
                     keys.push((d, None));
                     keys.push((ip, None));
                 }
-                _ => return Ok(bad(r, "domain|ip")),
+                _ => return bad(r, "domain|ip"),
             }
         }
         "url" => match url_host(value) {
             Some(t) => keys.push((t, None)),
-            None => return Ok(bad(r, "a url with a host")),
+            None => return bad(r, "a url with a host"),
         },
         t if undecidable_type(t) => {
             r.note(Reason::Undecidable, pos, t, Some(value));

@@ -530,7 +530,7 @@ mod tests {
     fn alternatives_are_capped() {
         // (a OR b) AND (a OR b) AND ... doubles the alternatives each time.
         let one = "(ipv4-addr:value = '1.1.1.1' OR ipv4-addr:value = '2.2.2.2')";
-        let p = format!("[{}]", vec![one; 12].join(" AND "));
+        let p = format!("[{}]", [one; 12].join(" AND "));
         assert_eq!(
             compile(&parse(&p).unwrap()),
             Compiled::Unsupported("more than 1024 alternatives".into())
