@@ -210,6 +210,13 @@ fn heldout_stix_bundle_against_built_traffic() {
         // The exact domain: by SNI, and as a CNAME target; a subdomain does not match.
         sni(T2026, "10.0.0.4", "192.0.2.4", "update.badcdn.example"),
         sni(T2026, "10.0.0.5", "192.0.2.4", "www.update.badcdn.example"),
+        // Inbound TLS to an internal server: the server is the asset, the client the remote.
+        sni(
+            T2026,
+            "198.51.100.200",
+            "10.0.0.19",
+            "update.badcdn.example",
+        ),
         dns(
             T2026,
             "10.0.0.9",
@@ -244,6 +251,7 @@ fn heldout_stix_bundle_against_built_traffic() {
         ("10.0.0.10", &format!("{C}2")),
         ("10.0.0.4", &format!("{C}3")),
         ("10.0.0.9", &format!("{C}3")),
+        ("10.0.0.19", &format!("{C}3")),
         ("10.0.0.7", &format!("{C}4")),
         ("10.0.0.11", &format!("{C}6")),
         ("10.0.0.13", &format!("{C}c")),
@@ -277,6 +285,9 @@ fn heldout_stix_bundle_against_built_traffic() {
     );
     let inbound = got.iter().find(|m| m.asset == "10.0.0.8").unwrap();
     assert_eq!(inbound.remote, "203.0.113.50");
+    let inbound_tls = got.iter().find(|m| m.asset == "10.0.0.19").unwrap();
+    assert_eq!(inbound_tls.remote, "198.51.100.200");
+    assert_eq!(inbound_tls.evidence[0].kind, "tls");
 }
 
 #[test]

@@ -181,9 +181,8 @@ impl Matcher {
             }
             Observation::Name(n) => {
                 let (asset, remote) = match (n.client, n.server) {
-                    (Some(c), Some(s)) if !is_internal(c) && is_internal(s) => {
-                        (s, Remote::Name(&n.name))
-                    }
+                    // Inbound: the internal server is the asset, the client the remote.
+                    (Some(c), Some(s)) if !is_internal(c) && is_internal(s) => (s, Remote::Addr(c)),
                     (Some(c), Some(s)) => (c, Remote::Addr(s)),
                     (Some(c), None) => (c, Remote::Name(&n.name)),
                     (None, Some(s)) => (s, Remote::Name(&n.name)),
