@@ -66,6 +66,9 @@ pub enum Command {
     /// Check policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Check threat-indicator files (STIX 2.1, MISP, plain lists) without scanning.
+    #[command(subcommand)]
+    Indicators(IndicatorsCommand),
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +104,33 @@ pub enum PolicyCommand {
     Check {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+}
+
+/// Threat-indicator options, for `scan` to flatten into its arguments.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IndicatorArgs {
+    /// Threat indicators to match: STIX 2.1 bundles, MISP events or feed folders, plain
+    /// lists (repeatable; folders are walked).
+    #[arg(long = "indicators", value_name = "FILE")]
+    pub indicators: Vec<PathBuf>,
+    /// Let a domain indicator match its subdomains too (by default only the name itself).
+    #[arg(long)]
+    pub indicator_subdomains: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum IndicatorsCommand {
+    /// Load indicator files or folders and print what loaded, what did not, and why.
+    #[command(
+        after_help = "Example:\n  cordon indicators check advisory.stix.json misp-feed/ blocklist.txt\n\nExit status: 0 all loaded cleanly; 2 a file was unreadable or had malformed entries."
+    )]
+    Check {
+        /// Indicator files or folders.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
 }
 
@@ -152,6 +182,8 @@ pub struct ScanArgs {
     /// Exit 1 when an unwaived finding is at or above this severity.
     #[arg(long, value_name = "SEVERITY", value_enum)]
     pub fail_on: Option<crate::policy::Severity>,
+    #[command(flatten)]
+    pub indicators: IndicatorArgs,
 }
 
 #[derive(Args, Debug)]

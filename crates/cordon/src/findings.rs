@@ -9,7 +9,7 @@
 //! runs and platforms.
 
 use crate::assets::Inventory;
-use crate::model::{Device, Evidence, ExpiredWaiver, Exposure, Finding};
+use crate::model::{Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch};
 use crate::policy::{Policy, Severity, Subject};
 use crate::waivers::Waivers;
 use std::fmt;
@@ -216,6 +216,9 @@ pub fn fail_status(findings: &[Finding], threshold: Severity) -> bool {
         .any(|f| !f.waived && Severity::parse(&f.severity).is_some_and(|s| s >= threshold))
 }
 
+/// The rule id of findings about threat-indicator matches.
+pub const INDICATOR_RULE: &str = "threat-indicator";
+
 /// The finding-related flags of `cordon scan`, as given.
 #[derive(Clone, Debug, Default)]
 pub struct FindingOptions {
@@ -268,6 +271,65 @@ impl FindingConfig {
             &self.waivers,
             &self.today,
         )
+    }
+
+    /// One finding per threat-indicator match (rule `threat-indicator`, high unless the
+    /// policy file says otherwise), with the inventory's name for the asset and waivers
+    /// applied as for every other finding.
+    pub fn indicator_findings(&self, matches: &[IndicatorMatch]) -> Evaluation {
+        let severity = self.policy.severity_of(INDICATOR_RULE, Severity::High);
+        let mut findings: Vec<Finding> = matches
+            .iter()
+            .map(|m| {
+                let asset = self.inventory.lookup_ip(&m.asset);
+                let group = format!("indicator:{}", m.indicator.id);
+                let what = m.indicator.pattern.as_deref().or(m.indicator.value.as_deref()).unwrap_or("");
+                let mut evidence = vec![Evidence {
+                    kind: "indicator".into(),
+                    value: format!(
+                        "{} {}{}",
+                        m.indicator.id,
+                        what,
+                        m.indicator.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+                    ),
+                    source: Some(m.indicator.source.clone()),
+                    date: None,
+                }];
+                if let Some(a) = asset {
+                    evidence.insert(0, ev("inventory", &format!("{} ({})", a.name, a.at)));
+                }
+                evidence.extend(m.evidence.iter().cloned());
+                Finding {
+                    id: finding_id(&m.asset, &group, INDICATOR_RULE),
+                    rule: INDICATOR_RULE.into(),
+                    severity: severity.as_str().into(),
+                    asset: m.asset.clone(),
+                    asset_name: asset.map(|a| a.name.clone()),
+                    entity: group.clone(),
+                    group,
+                    relationship: "indicator-match".into(),
+                    designations: Vec::new(),
+                    regulations: Vec::new(),
+                    evidence,
+                    remediation: format!(
+                        "Investigate {} talking to {} (a published threat indicator): isolate the host if the traffic is unexplained, then block the indicator.",
+                        m.asset, m.remote
+                    ),
+                    waived: false,
+                    waiver: None,
+                    owner: asset.map(|a| a.owner.clone()).filter(|o| !o.is_empty()),
+                    flows: m.count,
+                    bytes_out: 0,
+                    first_seen: Some(m.first_seen.clone()),
+                    last_seen: Some(m.last_seen.clone()),
+                }
+            })
+            .collect();
+        let expired_waivers = self.waivers.apply(&mut findings, &self.today);
+        Evaluation {
+            findings,
+            expired_waivers,
+        }
     }
 
     /// Whether the run should exit 1 (`--fail-on` given and met).

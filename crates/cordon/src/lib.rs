@@ -7,6 +7,7 @@ pub mod cli;
 pub mod date;
 pub mod explain;
 pub mod findings;
+pub mod indicators;
 pub mod intel;
 pub mod intel_cmd;
 pub mod model;

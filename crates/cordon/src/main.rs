@@ -8,7 +8,6 @@ use clap::Parser;
 use cordon::{cli, intel_cmd, report_cmd, Outcome};
 use std::process::ExitCode;
 
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
@@ -18,6 +17,7 @@ fn main() -> ExitCode {
         cli::Command::Report(a) => report_cmd::report(a),
         cli::Command::Diff(a) => report_cmd::diff(a),
         cli::Command::Policy(c) => report_cmd::policy(c),
+        cli::Command::Indicators(c) => cordon::indicators::cmd::run(c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -144,6 +144,12 @@ pub struct Summary {
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     pub datasets: Vec<DatasetRef>,
+    /// The threat-indicator load report, when `--indicators` was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicators: Option<crate::indicators::LoadReport>,
+    /// Threat-indicator match records written.
+    #[serde(default)]
+    pub indicator_matches: u64,
     /// Findings written (0 when no finding evaluation ran).
     #[serde(default)]
     pub findings: u64,
@@ -230,12 +236,48 @@ pub struct Finding {
     pub last_seen: Option<String>,
 }
 
+/// The indicator behind an [`IndicatorMatch`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorRef {
+    /// STIX object id, MISP attribute uuid, or `<list file name>:<line>`.
+    pub id: String,
+    /// The STIX pattern (STIX indicators).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// The value (MISP attributes and list lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// STIX name, MISP event info, or the list line's comment.
+    pub name: Option<String>,
+    /// The indicator file, as given.
+    pub source: String,
+}
+
+/// Traffic between one asset and one threat indicator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndicatorMatch {
+    /// The internal endpoint (IP address); the client side when neither end is internal.
+    pub asset: String,
+    /// The remote side first seen matching: an address, or a name when no address is known.
+    pub remote: String,
+    pub indicator: IndicatorRef,
+    /// RFC 3339 UTC.
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Observations that matched (flows, DNS answers, TLS/HTTP names).
+    pub count: u64,
+    /// What matched, at most 10 distinct items: `address`, `dns`, `cname`, `dns-answer`,
+    /// `tls`, `http`, `x509`.
+    pub evidence: Vec<Evidence>,
+}
+
 /// A record of the JSONL stream, tagged by `type`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Record {
     Exposure(Exposure),
     Device(Device),
+    IndicatorMatch(IndicatorMatch),
     Anomaly(AnomalyRecord),
     Summary(Summary),
     Finding(Finding),

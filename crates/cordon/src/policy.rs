@@ -309,6 +309,11 @@ impl Policy {
         self.rules.len()
     }
 
+    /// The severity of a rule: the policy file's override when it has one, else `default`.
+    pub fn severity_of(&self, rule: &str, default: Severity) -> Severity {
+        self.overrides.get(rule).copied().unwrap_or(default)
+    }
+
     /// Number of severity overrides.
     pub fn overrides(&self) -> usize {
         self.overrides.len()

@@ -77,7 +77,7 @@ impl ScanData {
                 Ok(Record::Device(x)) => d.devices.push(x),
                 Ok(Record::Finding(f)) => d.findings.push(f),
                 Ok(Record::Summary(s)) => d.summary = Some(s),
-                Ok(Record::Anomaly(_)) => {}
+                Ok(Record::Anomaly(_) | Record::IndicatorMatch(_)) => {}
                 Err(e) => {
                     bad += 1;
                     if bad <= 10 {

@@ -25,6 +25,7 @@ pub mod output;
 pub mod source;
 
 use crate::cli::{Global, ScanArgs, ScanFormat};
+use crate::indicators::Matcher;
 use crate::intel_cmd::load_intel;
 use crate::model::{AnomalyRecord, InputSummary};
 use crate::Outcome;
@@ -36,8 +37,9 @@ use cordon_wire::{zeek, Anomaly, DecodeStats, Flow, Observation, Sink};
 use names::NameIndex;
 use rayon::prelude::*;
 use source::Input;
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Anomaly records written per input (all are counted).
 pub const MAX_ANOMALY_RECORDS: usize = 100;
@@ -58,6 +60,20 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     .map_err(anyhow::Error::new)?;
     let loaded = load_intel(g)?;
     let intel = &loaded.intel;
+    // Threat indicators: a bad file or entry is reported and skipped; the rest is used.
+    let indicators = (!a.indicators.indicators.is_empty()).then(|| {
+        let (set, report) = crate::indicators::load(&a.indicators.indicators);
+        if report.has_errors() {
+            anstream::eprintln!("cordon: warning: some indicators did not load (see the summary's indicators report, or `cordon indicators check`)");
+        }
+        (Arc::new(set), report)
+    });
+    let new_matcher = || {
+        indicators
+            .as_ref()
+            .filter(|(set, _)| !set.is_empty())
+            .map(|(set, _)| Matcher::new(set.clone(), a.indicators.indicator_subdomains))
+    };
     let internal = match &a.internal {
         Some(nets) => Internal::new(nets.clone()),
         None => Internal::default_ranges(),
@@ -114,6 +130,8 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     // 4. Attribute and aggregate: held flows, then flow-only inputs.
     let mut agg = Aggregator::default();
     let mut anomalies: Vec<AnomalyRecord> = Vec::new();
+    let mut matcher = new_matcher();
+    let is_internal = |ip: IpAddr| internal.contains(ip);
     {
         let mut attr = Attributor::new(intel, &names);
         for (summary, c) in held {
@@ -123,6 +141,14 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             for obs in &c.named {
                 device_from(&mut agg, obs);
             }
+            if let Some(m) = matcher.as_mut() {
+                for f in c.flows {
+                    m.observe(&Observation::Flow(f), &is_internal);
+                }
+                for obs in &c.named {
+                    m.observe(obs, &is_internal);
+                }
+            }
             anomalies.extend(
                 c.anomalies
                     .into_iter()
@@ -131,12 +157,15 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             summaries.push(summary);
         }
     }
-    let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>)> = phase2
+    let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>)> = phase2
         .into_par_iter()
-        .map(|input| stream(input, intel, &names, &internal, &progress))
+        .map(|input| stream(input, intel, &names, &internal, &new_matcher, &progress))
         .collect();
-    for (summary, part, anoms) in streamed {
+    for (summary, part, anoms, m) in streamed {
         agg.merge(part);
+        if let (Some(all), Some(m)) = (matcher.as_mut(), m) {
+            all.merge(m);
+        }
         anomalies.extend(anoms.into_iter().map(|x| anomaly_record(&summary.path, x)));
         summaries.push(summary);
     }
@@ -145,6 +174,10 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 
     // 5. Sink.
     let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
+    if let Some((_, load_report)) = indicators {
+        report.summary.indicators = Some(load_report);
+    }
+    report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     let fails = match a.format {
         ScanFormat::Jsonl => {
@@ -153,7 +186,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             report.write_jsonl(&findings_config, &mut out)?
         }
         ScanFormat::Text => {
-            let totals = report.for_each_batch(&findings_config, |_, _, _| Ok(()))?;
+            let totals = report.for_each_batch(&findings_config, |_, _, _, _| Ok(()))?;
             report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
             totals.fails
         }
@@ -321,10 +354,15 @@ struct Streamer<'a> {
     agg: Aggregator,
     internal: &'a Internal,
     anomalies: Vec<Anomaly>,
+    matcher: Option<Matcher>,
 }
 
 impl Sink for Streamer<'_> {
     fn observe(&mut self, obs: Observation) {
+        if let Some(m) = self.matcher.as_mut() {
+            let internal = self.internal;
+            m.observe(&obs, &|ip| internal.contains(ip));
+        }
         match obs {
             Observation::Flow(f) => self.agg.flow(&f, &mut self.attr, self.internal),
             other => device_from(&mut self.agg, &other),
@@ -344,13 +382,15 @@ fn stream(
     intel: &cordon_index::Intel,
     names: &NameIndex,
     internal: &Internal,
+    new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
     progress: &indicatif::ProgressBar,
-) -> (InputSummary, Aggregator, Vec<Anomaly>) {
+) -> (InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>) {
     let new = || Streamer {
         attr: Attributor::new(intel, names),
         agg: Aggregator::default(),
         internal,
         anomalies: Vec::new(),
+        matcher: new_matcher(),
     };
     let path = input.path.display().to_string();
     let format = input.format;
@@ -361,7 +401,7 @@ fn stream(
     let Some(header) = header else {
         let (s, st) = decode_whole(input, new());
         progress.inc(size);
-        return (s, st.agg, st.anomalies);
+        return (s, st.agg, st.anomalies, st.matcher);
     };
     // Zeek TSV conn: chunks cut on newlines, decoded in parallel, merged.
     let compressed = input.compression.is_some();
@@ -399,8 +439,14 @@ fn stream(
     let mut agg = Aggregator::default();
     let mut anomalies = Vec::new();
     let mut stats = DecodeStats::default();
+    let mut matcher: Option<Matcher> = None;
     for (st, s) in results.into_inner().unwrap_or_default() {
         agg.merge(st.agg);
+        match (matcher.as_mut(), st.matcher) {
+            (Some(all), Some(m)) => all.merge(m),
+            (None, m) => matcher = m,
+            _ => {}
+        }
         anomalies.extend(st.anomalies);
         stats.add(&s);
     }
@@ -410,5 +456,5 @@ fn stream(
     if let Err(e) = read_result {
         summary.error = Some(format!("{e:#}"));
     }
-    (summary, agg, anomalies)
+    (summary, agg, anomalies, matcher)
 }

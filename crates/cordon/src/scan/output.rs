@@ -6,11 +6,11 @@ use crate::attribute;
 use crate::date::{now_rfc3339, rfc3339_micros};
 use crate::findings::Evaluation;
 use crate::findings::FindingConfig;
-use crate::model::ExpiredWaiver;
 use crate::model::{
     AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, Finding, InputSummary,
     Record, Summary, WIRE_VERSION,
 };
+use crate::model::{ExpiredWaiver, IndicatorMatch};
 use crate::output::{paint, Style};
 use crate::policy::Severity;
 use cordon_index::{EntityId, Intel};
@@ -84,6 +84,8 @@ pub struct Report<'a> {
     /// Exposures, largest first.
     order: Vec<(&'a ExposureKey, &'a ExposureAgg)>,
     pub devices: Vec<Device>,
+    /// Threat-indicator matches, when indicators were given.
+    pub indicator_matches: Vec<IndicatorMatch>,
     pub anomalies: Vec<AnomalyRecord>,
     pub summary: Summary,
     /// Designations per entity, computed once.
@@ -191,11 +193,14 @@ impl<'a> Report<'a> {
                 .collect(),
             findings: 0,
             expired_waivers: Vec::new(),
+            indicators: None,
+            indicator_matches: 0,
         };
         Report {
             intel,
             order,
             devices,
+            indicator_matches: Vec::new(),
             anomalies,
             summary,
             designations: designations_by,
@@ -231,7 +236,7 @@ impl<'a> Report<'a> {
     pub fn for_each_batch(
         &mut self,
         cfg: &FindingConfig,
-        mut f: impl FnMut(&[Exposure], &[Device], &[Finding]) -> std::io::Result<()>,
+        mut f: impl FnMut(&[Exposure], &[Device], &[IndicatorMatch], &[Finding]) -> std::io::Result<()>,
     ) -> std::io::Result<FindingTotals> {
         let mut totals = FindingTotals::default();
         let mut expired: Vec<ExpiredWaiver> = Vec::new();
@@ -256,7 +261,9 @@ impl<'a> Report<'a> {
                 let full = totals.top.len() >= 10;
                 if !full || totals.top.last().is_some_and(|l| rank(fd) > rank(l)) {
                     totals.top.push(fd.clone());
-                    totals.top.sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.asset.cmp(&b.asset)));
+                    totals
+                        .top
+                        .sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.asset.cmp(&b.asset)));
                     totals.top.truncate(10);
                 }
             }
@@ -265,12 +272,16 @@ impl<'a> Report<'a> {
         for chunk in self.order.chunks(BATCH) {
             let batch: Vec<Exposure> = chunk.iter().map(|(k, e)| self.exposure(k, e)).collect();
             let mut ev = cfg.apply(&batch, &[]);
-            f(&batch, &[], &ev.findings)?;
+            f(&batch, &[], &[], &ev.findings)?;
             tally(&mut ev, &mut totals);
         }
         let mut ev = cfg.apply(&[], &self.devices);
-        f(&[], &self.devices, &ev.findings)?;
+        f(&[], &self.devices, &[], &ev.findings)?;
         tally(&mut ev, &mut totals);
+        let mut ev = cfg.indicator_findings(&self.indicator_matches);
+        f(&[], &[], &self.indicator_matches, &ev.findings)?;
+        tally(&mut ev, &mut totals);
+        self.summary.indicator_matches = self.indicator_matches.len() as u64;
         self.summary.findings = count;
         self.summary.expired_waivers = expired;
         Ok(totals)
@@ -287,12 +298,15 @@ impl<'a> Report<'a> {
             serde_json::to_writer(&mut *out, r)?;
             out.write_all(b"\n")
         }
-        let totals = self.for_each_batch(cfg, |exposures, devices, findings| {
+        let totals = self.for_each_batch(cfg, |exposures, devices, matches, findings| {
             for e in exposures {
                 line(out, &Record::Exposure(e.clone()))?;
             }
             for d in devices {
                 line(out, &Record::Device(d.clone()))?;
+            }
+            for m in matches {
+                line(out, &Record::IndicatorMatch(m.clone()))?;
             }
             for f in findings {
                 line(out, &Record::Finding(f.clone()))?;
@@ -452,6 +466,27 @@ impl<'a> Report<'a> {
                     } else {
                         format!("  → talks to {}", phones.join(", "))
                     },
+                )?;
+            }
+        }
+        if let Some(r) = &s.indicators {
+            writeln!(
+                out,
+                "\n{} {} loaded, {} not loaded (see `cordon indicators check`); {} asset/indicator match(es)",
+                paint(Style::Bold, "Threat indicators:"),
+                r.loaded,
+                r.not_loaded,
+                self.indicator_matches.len()
+            )?;
+            for m in self.indicator_matches.iter().take(10) {
+                writeln!(
+                    out,
+                    "  {:<18} ↔ {}  {} {}  ×{}",
+                    m.asset,
+                    m.remote,
+                    paint(Style::Alert, &m.indicator.id),
+                    m.indicator.name.as_deref().unwrap_or(""),
+                    m.count
                 )?;
             }
         }

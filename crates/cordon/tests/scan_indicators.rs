@@ -1,0 +1,65 @@
+//! `cordon scan --indicators` on the bundled office capture: a STIX bundle with a CIDR, an OR
+//! pattern, an indicator valid only in 2020 and a file hash matches exactly the expected
+//! assets, each with a high finding; the hash is counted as undecidable, not an error.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn stix_indicators_match_exactly_the_expected_assets() {
+    let data = std::env::temp_dir().join(format!("cordon-scan-ind-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .env("CORDON_DATA_DIR", &data)
+        .args(["scan", "--format", "jsonl", "--indicators"])
+        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
+        .arg(repo().join("examples/office.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut matches: Vec<(String, String)> = records
+        .iter()
+        .filter(|r| r["type"] == "indicator-match")
+        .map(|r| {
+            (
+                r["asset"].as_str().unwrap().to_string(),
+                r["indicator"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    matches.sort();
+    assert_eq!(
+        matches,
+        [
+            ("10.20.2.8".to_string(), "indicator--a1".to_string()),
+            ("10.20.5.17".to_string(), "indicator--a2".to_string()),
+        ],
+        "the CIDR and the OR pattern match; the 2020-only indicator does not match 2026 traffic"
+    );
+    let findings: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["type"] == "finding" && r["rule"] == "threat-indicator")
+        .collect();
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|f| f["severity"] == "high"));
+    let summary = records.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["indicator_matches"], 2);
+    let ind = &summary["indicators"];
+    assert_eq!(ind["loaded"], 3);
+    assert_eq!(ind["files"][0]["undecidable_kinds"]["file:hashes"], 1);
+    assert_eq!(ind["files"][0]["errors"], 0);
+}
