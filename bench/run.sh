@@ -49,7 +49,7 @@ if want conn; then
     log "conn: generate 2 M-line Zeek conn.log"
     C=$DATA/conn
     if [ ! -f "$C/conn.tsv" ]; then
-        python3 /work/shared/bench/gen_conn_bench.py --asn-csv "$ASN_V4" --out "$C" -n 2000000
+        python3 "$ROOT/../shared/bench/gen_conn_bench.py" --asn-csv "$ASN_V4" --out "$C" -n 2000000
     fi
     # The Alibaba CIDR list: every prefix of the bundled snapshot whose ASN belongs to an
     # entity whose ultimate parent (group) is alibaba.
@@ -102,7 +102,7 @@ if want pcap || want netflow; then
     if [ ! -f "$P/big.pcap" ]; then
         log "pcap: build ~100 MB capture"
         python3 bench/mkpcap.py "$P/big.pcap" 100 \
-            /work/shared/corpus/pcap/zeek/wikipedia.pcap /work/shared/corpus/pcap/zeek/var-services-std-ports.pcap
+            "$ROOT/../shared/corpus/pcap/zeek/wikipedia.pcap" "$ROOT/../shared/corpus/pcap/zeek/var-services-std-ports.pcap"
     fi
 fi
 if want pcap; then

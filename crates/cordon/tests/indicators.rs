@@ -326,9 +326,16 @@ fn cisa_sample_loads_and_matches() {
 
 #[test]
 fn epa_volt_typhoon_csv() {
-    let p = Path::new("/work/shared/intel/indicators/volt_typhoon_recon_iocs_epa_2023.csv");
+    // The shared folder beside the repository (CI puts a copy there), or CORDON_SHARED.
+    let shared = std::env::var_os("CORDON_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let p = &shared.join("intel/indicators/volt_typhoon_recon_iocs_epa_2023.csv");
     if !p.exists() {
-        eprintln!("skipping: shared intel not found at {}", p.display());
+        eprintln!(
+            "skipping: shared intel not found at {} (set CORDON_SHARED)",
+            p.display()
+        );
         return;
     }
     let (set, report) = load(&[p.to_path_buf()]);
