@@ -137,7 +137,13 @@ impl ScanData {
             .iter()
             .map(|e| e.group.clone())
             .chain(self.devices.iter().filter_map(|d| d.group.clone()))
-            .chain(self.findings.iter().map(|f| f.group.clone()))
+            // Threat-indicator findings name an indicator, not a company.
+            .chain(
+                self.findings
+                    .iter()
+                    .filter(|f| f.rule != crate::findings::INDICATOR_RULE)
+                    .map(|f| f.group.clone()),
+            )
             .collect();
         v.sort();
         v.dedup();
