@@ -93,6 +93,27 @@ EOF
         -n "grepcidr -f alibaba.cidr" "grepcidr -f $C/alibaba.cidr $C/conn.tsv" \
         -n "grepcidr -f watch.cidr" "grepcidr -f $C/watch.cidr $C/conn.tsv"
     echo "$lines" > "$OUT/conn-lines.txt"
+
+    log "conn: 50 internal assets, text output, threat indicators"
+    # The same lines with id.orig_h one of 50 addresses: an office or plant rather than one
+    # asset per line. Random indicator lists of 10 k and 1 M addresses.
+    [ -f "$C/conn-50assets.tsv" ] || awk -F'\t' 'BEGIN{OFS="\t"} /^#/ {print; next} {$3="10.0.0."(NR%50); print}' \
+        "$C/conn.tsv" > "$C/conn-50assets.tsv"
+    [ -f "$C/ind1m.txt" ] || python3 -c "
+import random
+r = random.Random(1)
+for n, name in ((1000000, 'ind1m.txt'), (10000, 'ind10k.txt')):
+    with open('$C/' + name, 'w') as f:
+        for _ in range(n):
+            f.write('%d.%d.%d.%d\\n' % (r.randrange(1, 224), r.randrange(256), r.randrange(256), r.randrange(256)))
+"
+    hf --export-json "$OUT/conn-extra.json" \
+        -n "cordon scan conn.tsv --format text" "$CORDON scan $C/conn.tsv --format text" \
+        -n "cordon scan 50 assets" "$CORDON scan $C/conn-50assets.tsv --format jsonl" \
+        -n "cordon scan 50 assets (RAYON_NUM_THREADS=1)" "RAYON_NUM_THREADS=1 $CORDON scan $C/conn-50assets.tsv --format jsonl" \
+        -n "cordon scan 50 assets + 10k indicators" "$CORDON scan $C/conn-50assets.tsv --format jsonl --indicators $C/ind10k.txt" \
+        -n "cordon scan 50 assets + 1M indicators" "$CORDON scan $C/conn-50assets.tsv --format jsonl --indicators $C/ind1m.txt" \
+        -n "grepcidr -f alibaba.cidr 50 assets" "grepcidr -f $C/alibaba.cidr $C/conn-50assets.tsv"
 fi
 
 # ---------------------------------------------------------------- pcap vs softflowd
