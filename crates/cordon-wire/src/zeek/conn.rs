@@ -295,7 +295,11 @@ pub(super) fn tsv_line(l: &mut Layout, h: &Header, line: &[u8], out: &mut Out<'_
     let is_marker = |v: &[u8]| v == h.unset.as_slice() || v == h.empty.as_slice();
     let text = |r: Role| raw(r).filter(|v| !is_marker(v));
     let u64_of = |r: Role| span(r).and_then(|s| uint(line, s));
-    let uid = text(Role::Uid).and_then(|v| std::str::from_utf8(v).ok());
+    let uid = if h.keep_uid {
+        text(Role::Uid).and_then(|v| std::str::from_utf8(v).ok())
+    } else {
+        None
+    };
     let proto = match text(Role::Proto) {
         Some(b"tcp") => Some("tcp"),
         Some(b"udp") => Some("udp"),

@@ -21,7 +21,9 @@ pub const MAX_PORTS: usize = 20;
 /// Which addresses are the organisation's own.
 #[derive(Clone, Debug)]
 pub struct Internal {
-    nets: Vec<IpNet>,
+    /// IPv4 ranges as (network, mask), IPv6 likewise: one AND and compare per range.
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
 }
 
 impl Internal {
@@ -36,22 +38,37 @@ impl Internal {
             "fc00::/7",
             "fe80::/10",
         ];
-        Internal {
-            nets: nets
-                .iter()
+        Internal::new(
+            nets.iter()
                 .map(|n| n.parse().expect("valid built-in range"))
                 .collect(),
-        }
+        )
     }
 
     pub fn new(nets: Vec<IpNet>) -> Internal {
-        Internal { nets }
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for n in nets {
+            match n {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.netmask()))),
+                IpNet::V6(n) => v6.push((u128::from(n.network()), u128::from(n.netmask()))),
+            }
+        }
+        Internal { v4, v6 }
     }
 
     #[inline]
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.nets.iter().any(|n| n.contains(&ip))
+        match ip.to_canonical() {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4.iter().any(|&(n, m)| a & m == n)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6.iter().any(|&(n, m)| a & m == n)
+            }
+        }
     }
 }
 
@@ -313,5 +330,40 @@ impl Aggregator {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_ranges() {
+        let i = Internal::default_ranges();
+        for a in [
+            "10.1.2.3",
+            "172.31.255.255",
+            "192.168.0.1",
+            "100.127.0.1",
+            "169.254.1.1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(i.contains(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "11.0.0.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!i.contains(a.parse().unwrap()), "{a}");
+        }
+        let custom = Internal::new(vec!["198.51.100.0/24".parse().unwrap()]);
+        assert!(custom.contains("198.51.100.7".parse().unwrap()));
+        assert!(!custom.contains("10.0.0.1".parse().unwrap()));
     }
 }

@@ -348,6 +348,10 @@ fn summary(path: String, format: Format, st: &DecodeStats) -> InputSummary {
     }
 }
 
+/// Flows attributed together: their table lookups are issued back to back first, so the
+/// memory accesses overlap instead of waiting one after another (BENCHMARKS.md).
+const FLOW_BATCH: usize = 128;
+
 /// Attributes flows as they are decoded; keeps devices and the first anomalies.
 struct Streamer<'a> {
     attr: Attributor<'a>,
@@ -355,6 +359,18 @@ struct Streamer<'a> {
     internal: &'a Internal,
     anomalies: Vec<Anomaly>,
     matcher: Option<Matcher>,
+    batch: Vec<Flow>,
+}
+
+impl Streamer<'_> {
+    /// Attributes the buffered flows. Call before reading `agg`.
+    fn flush(&mut self) {
+        self.attr
+            .warm(self.batch.iter().flat_map(|f| [f.src, f.dst]));
+        for f in self.batch.drain(..) {
+            self.agg.flow(&f, &mut self.attr, self.internal);
+        }
+    }
 }
 
 impl Sink for Streamer<'_> {
@@ -364,7 +380,12 @@ impl Sink for Streamer<'_> {
             m.observe(&obs, &|ip| internal.contains(ip));
         }
         match obs {
-            Observation::Flow(f) => self.agg.flow(&f, &mut self.attr, self.internal),
+            Observation::Flow(f) => {
+                self.batch.push(f);
+                if self.batch.len() >= FLOW_BATCH {
+                    self.flush();
+                }
+            }
             other => device_from(&mut self.agg, &other),
         }
     }
@@ -391,15 +412,22 @@ fn stream(
         internal,
         anomalies: Vec::new(),
         matcher: new_matcher(),
+        batch: Vec::with_capacity(FLOW_BATCH),
     };
     let path = input.path.display().to_string();
     let format = input.format;
     let header = (format == Format::ZeekTsv)
         .then(|| zeek::parse_header(input.head()))
-        .flatten();
+        .flatten()
+        .map(|mut h| {
+            // Uids only matter when some name is tied to one.
+            h.keep_uid = names.has_uids();
+            h
+        });
     let size = input.disk_size;
     let Some(header) = header else {
-        let (s, st) = decode_whole(input, new());
+        let (s, mut st) = decode_whole(input, new());
+        st.flush();
         progress.inc(size);
         return (s, st.agg, st.anomalies, st.matcher);
     };
@@ -419,6 +447,7 @@ fn stream(
                     let Ok(Ok((chunk, off))) = next else { break };
                     stats.add(&zeek::decode_body(&header, &chunk, off, &mut st));
                 }
+                st.flush();
                 if let Ok(mut r) = results.lock() {
                     r.push((st, stats));
                 }

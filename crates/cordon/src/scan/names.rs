@@ -155,6 +155,11 @@ impl NameIndex {
         self.by_uid.get(uid).map_or(&[], Vec::as_slice)
     }
 
+    /// True when some name is tied to a connection id (Zeek uid, Suricata flow id).
+    pub fn has_uids(&self) -> bool {
+        !self.by_uid.is_empty()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_ip.is_empty() && self.by_uid.is_empty()
     }
