@@ -24,7 +24,7 @@ if [ ! -f /usr/share/ieee-data/oui.csv ] || [ ! -f /usr/share/publicsuffix/publi
         echo "error: ieee-data and publicsuffix are missing; run as root or apt-get install them" >&2
         exit 1
     fi
-    apt-get install -y ieee-data publicsuffix >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ieee-data publicsuffix >/dev/null
 fi
 
 echo "ieee-data version: $(dpkg-query -W -f='${Version}' ieee-data 2>/dev/null || echo unknown)" >&2
