@@ -63,3 +63,16 @@ fn stix_indicators_match_exactly_the_expected_assets() {
     assert_eq!(ind["files"][0]["undecidable_kinds"]["file:hashes"], 1);
     assert_eq!(ind["files"][0]["errors"], 0);
 }
+
+#[test]
+fn a_missing_indicator_file_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["scan", "--indicators", "/nonexistent/advisory.json"])
+        .arg(repo().join("examples/office.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/advisory.json"), "{err}");
+    assert!(out.stdout.is_empty());
+}

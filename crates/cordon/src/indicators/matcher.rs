@@ -104,6 +104,11 @@ impl Matcher {
         self.st.stats
     }
 
+    /// Prepares a batch of addresses about to be observed (see [`IndicatorSet::warm`]).
+    pub fn warm(&self, ips: impl Iterator<Item = IpAddr>) {
+        self.set.warm(ips);
+    }
+
     /// Looks at one observation. `is_internal` says which addresses are the organisation's.
     pub fn observe(&mut self, obs: &Observation, is_internal: &dyn Fn(IpAddr) -> bool) {
         let (set, st, sub) = (&*self.set, &mut self.st, self.subdomains);

@@ -575,6 +575,21 @@ impl IndicatorSet {
 
     /// Calls `f(ref, key)` for every key covering `ip`: exact addresses, then ranges.
     #[inline]
+    /// Touches the filter words of a batch of IPv4 addresses back to back, so their memory
+    /// accesses overlap; the `addr_hits` calls that follow find them in cache.
+    pub fn warm(&self, ips: impl Iterator<Item = IpAddr>) {
+        if self.v4.is_empty() {
+            return;
+        }
+        let mut acc = false;
+        for ip in ips {
+            if let IpAddr::V4(a) = ip {
+                acc ^= self.v4_bloom.may_contain(u64::from(u32::from(a)));
+            }
+        }
+        std::hint::black_box(acc);
+    }
+
     pub(crate) fn addr_hits(&self, ip: IpAddr, mut f: impl FnMut(u32, Key)) {
         match ip {
             IpAddr::V4(a) => {

@@ -60,7 +60,13 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     .map_err(anyhow::Error::new)?;
     let loaded = load_intel(g)?;
     let intel = &loaded.intel;
-    // Threat indicators: a bad file or entry is reported and skipped; the rest is used.
+    // Threat indicators: a path that does not exist is a usage error (before any scanning);
+    // a bad entry inside a file is reported and skipped, and the rest is used.
+    for p in &a.indicators.indicators {
+        if !p.exists() {
+            anyhow::bail!("{}: indicator file not found", p.display());
+        }
+    }
     let indicators = (!a.indicators.indicators.is_empty()).then(|| {
         let (set, report) = crate::indicators::load(&a.indicators.indicators);
         if report.has_errors() {
@@ -375,7 +381,7 @@ impl Streamer<'_> {
 
 impl Sink for Streamer<'_> {
     fn observe(&mut self, obs: Observation) {
-        if let Some(m) = self.matcher.as_mut() {
+        if let (Some(m), false) = (self.matcher.as_mut(), matches!(obs, Observation::Flow(_))) {
             let internal = self.internal;
             m.observe(&obs, &|ip| internal.contains(ip));
         }
