@@ -74,7 +74,7 @@ impl fmt::Display for Severity {
 }
 
 /// The built-in rules, with the remediation each one suggests.
-pub const BUILTIN_RULES: [(&str, &str); 8] = [
+pub const BUILTIN_RULES: [(&str, &str); 9] = [
     ("ai-model-api", "Stop sending prompts, code or data to this company's AI model API; move the workload to an approved provider and rotate any API keys and secrets that were sent."),
     ("sensitive-data", "Stop the flow of sensitive data to this company's infrastructure; confirm what was sent and how many US persons it concerns (DOJ bulk thresholds), and move the service to an approved provider."),
     ("critical-infrastructure", "Block this traffic from the operational network at its boundary; replace the dependency or isolate the asset."),
@@ -83,6 +83,7 @@ pub const BUILTIN_RULES: [(&str, &str); 8] = [
     ("exposure-transit-via", "Traffic crosses this carrier's network; prefer routes and providers that avoid it, and make sure the traffic is encrypted end to end."),
     ("covered-device", "Covered equipment: plan its removal and replacement (FCC Covered List / NDAA §889); until then isolate it on its own segment with no internet access."),
     ("device-of-concern", "Equipment from a designated or reported maker: inventory it, isolate it from sensitive segments and block its vendor cloud."),
+    ("threat-indicator", "Traffic matched a published threat indicator: investigate the host, isolate it if the traffic is unexplained, then block the indicator."),
 ];
 
 /// Data categories that make an exposure a `sensitive-data` finding by default.

@@ -76,3 +76,32 @@ fn a_missing_indicator_file_is_a_usage_error() {
     assert!(err.contains("/nonexistent/advisory.json"), "{err}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn the_policy_file_sets_the_severity_of_indicator_findings() {
+    let dir = std::env::temp_dir().join(format!("cordon-ind-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.toml");
+    std::fs::write(&policy, "[severity]\nthreat-indicator = \"low\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["scan", "--format", "jsonl", "--policy"])
+        .arg(&policy)
+        .arg("--indicators")
+        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
+        .arg(repo().join("examples/office.pcap"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let severities: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["type"] == "finding" && r["rule"] == "threat-indicator")
+        .map(|r| r["severity"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(severities, ["low", "low"]);
+}
