@@ -105,3 +105,43 @@ fn the_policy_file_sets_the_severity_of_indicator_findings() {
         .collect();
     assert_eq!(severities, ["low", "low"]);
 }
+
+#[test]
+fn reports_list_the_indicator_matches() {
+    let dir = std::env::temp_dir().join(format!("cordon-ind-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["scan", "--format", "jsonl", "--indicators"])
+        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
+        .arg(repo().join("examples/office.pcap"))
+        .output()
+        .unwrap();
+    let scan = dir.join("scan.jsonl");
+    std::fs::write(&scan, &out.stdout).unwrap();
+    let md = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["report", "--md", "-"])
+        .arg(&scan)
+        .output()
+        .unwrap();
+    assert!(
+        md.status.success(),
+        "{}",
+        String::from_utf8_lossy(&md.stderr)
+    );
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(md.contains("## Threat-indicator matches"), "{md}");
+    assert!(
+        md.contains("indicator--a1") && md.contains("indicator--a2"),
+        "{md}"
+    );
+    let html = dir.join("r.html");
+    let st = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["report", "--html"])
+        .arg(&html)
+        .arg(&scan)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Threat-indicator matches") && page.contains("api.hik-connect.com"));
+}

@@ -478,6 +478,33 @@ pub fn render(d: &ScanData, source_name: &str) -> String {
         h += "</tbody></table>";
     }
 
+    // Threat-indicator matches.
+    if !d.indicator_matches.is_empty() {
+        h += "<h2 id=\"indicators\">Threat-indicator matches</h2><table><thead><tr><th>asset</th><th>remote</th><th>indicator</th><th>name</th><th>source</th><th>count</th><th>seen</th></tr></thead><tbody>";
+        for m in &d.indicator_matches {
+            let what = m
+                .indicator
+                .pattern
+                .as_deref()
+                .or(m.indicator.value.as_deref())
+                .unwrap_or("");
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code><br><small>{}</small></td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td></tr>",
+                esc(&m.asset),
+                esc(&m.remote),
+                esc(&m.indicator.id),
+                esc(what),
+                esc(m.indicator.name.as_deref().unwrap_or("")),
+                esc(&m.indicator.source),
+                m.count,
+                esc(&m.first_seen),
+                esc(&m.last_seen)
+            );
+        }
+        h += "</tbody></table>";
+    }
+
     // Datasets.
     h += "<h2 id=\"datasets\">Datasets used</h2>";
     match s {

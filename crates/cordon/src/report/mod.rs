@@ -24,6 +24,7 @@ pub struct ScanData {
     pub exposures: Vec<Exposure>,
     pub devices: Vec<Device>,
     pub findings: Vec<Finding>,
+    pub indicator_matches: Vec<crate::model::IndicatorMatch>,
     pub summary: Option<Summary>,
     /// Problems with the stream itself, as sentences (line numbers are 1-based).
     pub problems: Vec<String>,
@@ -66,7 +67,7 @@ impl ScanData {
             };
             let known = matches!(
                 v.get("type").and_then(|t| t.as_str()),
-                Some("exposure" | "device" | "finding" | "summary")
+                Some("exposure" | "device" | "finding" | "indicator-match" | "summary")
             );
             if !known {
                 // Other and future record types are ignored, as the wire format says.
@@ -77,7 +78,8 @@ impl ScanData {
                 Ok(Record::Device(x)) => d.devices.push(x),
                 Ok(Record::Finding(f)) => d.findings.push(f),
                 Ok(Record::Summary(s)) => d.summary = Some(s),
-                Ok(Record::Anomaly(_) | Record::IndicatorMatch(_)) => {}
+                Ok(Record::IndicatorMatch(m)) => d.indicator_matches.push(m),
+                Ok(Record::Anomaly(_)) => {}
                 Err(e) => {
                     bad += 1;
                     if bad <= 10 {

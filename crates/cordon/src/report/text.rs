@@ -139,6 +139,22 @@ pub fn markdown(d: &ScanData, source_name: &str) -> String {
             );
         }
     }
+    if !d.indicator_matches.is_empty() {
+        m += "\n## Threat-indicator matches\n\n| asset | remote | indicator | name | count | first seen | last seen |\n|---|---|---|---|---:|---|---|\n";
+        for x in &d.indicator_matches {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                md_esc(&x.asset),
+                md_esc(&x.remote),
+                md_esc(&x.indicator.id),
+                md_esc(x.indicator.name.as_deref().unwrap_or("")),
+                x.count,
+                md_esc(&x.first_seen),
+                md_esc(&x.last_seen)
+            );
+        }
+    }
     if let Some(s) = &d.summary {
         m += "\n## Datasets used\n\n";
         for ds in &s.datasets {
