@@ -65,6 +65,14 @@ pub fn parse_target(intel: &Intel, raw: &str) -> Result<Target, String> {
     if !companies.is_empty() {
         return Ok(Target::Company(companies));
     }
+    // Text that reads like a company name is a question about a company, answered even when
+    // no company of concern has that name ("Alibaba Travel Company" has no match).
+    let name_like = t.chars().any(char::is_alphabetic)
+        && t.chars()
+            .all(|c| c.is_alphanumeric() || " .,&'()-/+".contains(c));
+    if name_like {
+        return Ok(Target::Company(Vec::new()));
+    }
     let hints = attribute::similar_companies(intel, t, 3);
     let mut msg =
         format!("{raw:?}: not an IP address, MAC address, host name or known company name");
@@ -165,6 +173,19 @@ pub fn answer(intel: &Intel, query: &str, target: &Target) -> Answer {
         }
         Target::Company(ids) => {
             a.kind = "company";
+            if ids.is_empty() {
+                a.found
+                    .push(("note", "no company of concern has this name".to_string()));
+                let hints = attribute::similar_companies(intel, query, 3);
+                if !hints.is_empty() {
+                    let names: Vec<String> = hints
+                        .iter()
+                        .map(|&i| intel.entity(i).id.to_string())
+                        .collect();
+                    a.found
+                        .push(("similar_names_not_matched", names.join(", ")));
+                }
+            }
             for &id in ids {
                 let mut chain = Vec::new();
                 attribute::company_steps(intel, id, &mut chain);
@@ -347,11 +368,11 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
             };
             writeln!(
                 out,
-                "    {:<13} {} {} since {}{held}  {}",
+                "    {:<13} {} {}{}{held}  {}",
                 "designation",
                 paint(Style::Alert, &x.list),
                 x.status.as_str(),
-                date,
+                if date.is_empty() { String::new() } else { format!(" since {date}") },
                 paint(Style::Dim, &format!("[{}]", x.source))
             )?;
         }
