@@ -372,7 +372,11 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
                 "designation",
                 paint(Style::Alert, &x.list),
                 x.status.as_str(),
-                if date.is_empty() { String::new() } else { format!(" since {date}") },
+                if date.is_empty() {
+                    String::new()
+                } else {
+                    format!(" since {date}")
+                },
                 paint(Style::Dim, &format!("[{}]", x.source))
             )?;
         }
