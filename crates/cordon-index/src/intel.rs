@@ -105,6 +105,25 @@ impl Status {
 
 pub type EntityId = u32;
 
+/// Designation list ids with a fixed name; state bans are `state-ban-<xx>` ([`is_list_id`]).
+pub const LIST_IDS: [&str; 8] = [
+    "dod-1260h",
+    "fcc-covered",
+    "ndaa-889",
+    "ndaa-5949",
+    "ndaa-154",
+    "ofac-ns-cmic",
+    "bis-entity-list",
+    "reported",
+];
+
+/// True for a known list id: one of [`LIST_IDS`] or `state-ban-` and a two-letter state.
+pub fn is_list_id(s: &str) -> bool {
+    LIST_IDS.contains(&s)
+        || s.strip_prefix("state-ban-")
+            .is_some_and(|st| st.len() == 2 && st.bytes().all(|c| c.is_ascii_lowercase()))
+}
+
 #[derive(Clone, Debug)]
 pub struct Entity {
     pub id: Box<str>,

@@ -85,16 +85,6 @@ const LINKS: &[&str] = &[
     "affiliate",
     "joint-venture",
 ];
-const LISTS: &[&str] = &[
-    "dod-1260h",
-    "fcc-covered",
-    "ndaa-889",
-    "ndaa-5949",
-    "ndaa-154",
-    "ofac-ns-cmic",
-    "bis-entity-list",
-    "reported",
-];
 const STATUSES: &[&str] = &["designated", "reported"];
 const RELATIONSHIPS: &[&str] = &["operated-by", "hosted-on", "transit-via"];
 const CONFIDENCES: &[&str] = &["high", "medium", "low"];
@@ -469,15 +459,12 @@ fn load_designations(
         let line = *line;
         known_entity(&t, line, "entity", &r[0], ids)?;
         let list = &r[1];
-        let state = list
-            .strip_prefix("state-ban-")
-            .is_some_and(|s| s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase()));
-        if !state && !LISTS.contains(&list) {
+        if !cordon_index::is_list_id(list) {
             return Err(t.err(
                 line,
                 format!(
                     "list \"{list}\" is not one of {}, state-ban-<xx>",
-                    LISTS.join(", ")
+                    cordon_index::LIST_IDS.join(", ")
                 ),
             ));
         }

@@ -262,7 +262,7 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         ],
         |at, r| {
             let list = required(r, 1, "list")?;
-            if !is_list_id(list) {
+            if !cordon_index::is_list_id(list) {
                 bail!("list {list:?} is not a known list id");
             }
             let status = Status::parse(field(r, 4)).with_context(|| {
@@ -405,60 +405,31 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
             Ok(())
         },
     )?;
-    let mut v4 = Vec::new();
-    rows(
-        source,
-        "intel/derived/prefixes-v4.csv",
-        &["start", "end", "asn"],
-        |_, r| {
-            let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
-            match (start, end) {
-                (IpAddr::V4(s), IpAddr::V4(e)) => v4.push(AsRange {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (file, want_v6) in [
+        ("intel/derived/prefixes-v4.csv", false),
+        ("intel/derived/prefixes-v6.csv", true),
+    ] {
+        rows(source, file, &["start", "end", "asn"], |_, r| {
+            let asn = parse_asn(field(r, 2))?;
+            match ip_pair(field(r, 0), field(r, 1))? {
+                (IpAddr::V4(s), IpAddr::V4(e)) if !want_v6 => v4.push(AsRange {
                     start: u32::from(s),
                     end: u32::from(e),
-                    asn: parse_asn(field(r, 2))?,
+                    asn,
                 }),
-                _ => bail!("not an IPv4 range"),
-            }
-            Ok(())
-        },
-    )?;
-    let mut v6 = Vec::new();
-    rows(
-        source,
-        "intel/derived/prefixes-v6.csv",
-        &["start", "end", "asn"],
-        |_, r| {
-            let (start, end) = ip_pair(field(r, 0), field(r, 1))?;
-            match (start, end) {
-                (IpAddr::V6(s), IpAddr::V6(e)) => v6.push(AsRange {
+                (IpAddr::V6(s), IpAddr::V6(e)) if want_v6 => v6.push(AsRange {
                     start: u128::from(s),
                     end: u128::from(e),
-                    asn: parse_asn(field(r, 2))?,
+                    asn,
                 }),
-                _ => bail!("not an IPv6 range"),
+                _ => bail!("not an IPv{} range", if want_v6 { 6 } else { 4 }),
             }
             Ok(())
-        },
-    )?;
+        })?;
+    }
     b.ip_ranges(BUNDLED_IP_DATASET, v4, v6);
     Ok(())
-}
-
-fn is_list_id(s: &str) -> bool {
-    const FIXED: &[&str] = &[
-        "dod-1260h",
-        "fcc-covered",
-        "ndaa-889",
-        "ndaa-5949",
-        "ndaa-154",
-        "ofac-ns-cmic",
-        "bis-entity-list",
-        "reported",
-    ];
-    FIXED.contains(&s)
-        || s.strip_prefix("state-ban-")
-            .is_some_and(|st| st.len() == 2 && st.bytes().all(|c| c.is_ascii_lowercase()))
 }
 
 /// Accepts empty or `YYYY-MM-DD`.
