@@ -85,13 +85,22 @@ pub struct ExposureAgg {
     pub ports: Vec<u16>,
     pub services: Vec<Arc<str>>,
     pub evidence: Arc<Vec<Evidence>>,
-    /// The evidence rests on the AS of `remotes[0]`: the output adds address and prefix.
+    /// The remote the evidence is about: for an AS-only match the output adds its address
+    /// and prefix.
+    pub evidence_remote: IpAddr,
+    /// The evidence rests on the AS of `evidence_remote`.
     pub by_address: bool,
 }
 
-fn add_capped<T: PartialEq + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
-    if list.len() < cap && !list.contains(v) {
-        list.push(v.clone());
+/// Adds `v` to a sorted list that keeps the `cap` smallest distinct values: the result does
+/// not depend on the order values arrive in, so merging workers' aggregates in any order
+/// gives the same output.
+fn add_capped<T: Ord + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
+    if let Err(i) = list.binary_search(v) {
+        if i < cap {
+            list.insert(i, v.clone());
+            list.truncate(cap);
+        }
     }
 }
 
@@ -102,15 +111,14 @@ impl ExposureAgg {
         self.bytes_in = self.bytes_in.saturating_add(o.bytes_in);
         self.first = self.first.min(o.first);
         self.last = self.last.max(o.last);
-        if o.confidence > self.confidence {
+        // The strongest evidence wins; between equals, the one about the smaller address.
+        if (o.confidence, std::cmp::Reverse(o.evidence_remote))
+            > (self.confidence, std::cmp::Reverse(self.evidence_remote))
+        {
             self.confidence = o.confidence;
             self.evidence = o.evidence.clone();
+            self.evidence_remote = o.evidence_remote;
             self.by_address = o.by_address;
-            if let Some(r) = o.remotes.first() {
-                self.remotes.retain(|x| x != r);
-                self.remotes.insert(0, *r);
-                self.remotes.truncate(MAX_REMOTES);
-            }
         }
         for n in &o.names {
             add_capped(&mut self.names, n, MAX_NAMES);
@@ -224,6 +232,7 @@ impl Aggregator {
             ports: Vec::new(),
             services: Vec::new(),
             evidence: m.evidence.clone(),
+            evidence_remote: remote.to_canonical(),
             by_address: m.by_address,
         });
         e.flows += 1;
@@ -231,14 +240,14 @@ impl Aggregator {
         e.bytes_in = e.bytes_in.saturating_add(inn);
         e.first = e.first.min(f.first);
         e.last = e.last.max(f.last);
-        if m.confidence > e.confidence {
+        let r = remote.to_canonical();
+        if (m.confidence, std::cmp::Reverse(r))
+            > (e.confidence, std::cmp::Reverse(e.evidence_remote))
+        {
             e.confidence = m.confidence;
             e.evidence = m.evidence.clone();
+            e.evidence_remote = r;
             e.by_address = m.by_address;
-            let r = remote.to_canonical();
-            e.remotes.retain(|x| *x != r);
-            e.remotes.insert(0, r);
-            e.remotes.truncate(MAX_REMOTES);
         }
         for n in &m.names {
             add_capped(&mut e.names, n, MAX_NAMES);
@@ -336,6 +345,69 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intel::load::{load, Source};
+    use crate::scan::names::NameIndex;
+
+    fn flow(src: &str, dst: &str, t: i64) -> Flow {
+        Flow {
+            first: t,
+            last: t + 1,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            sport: 40000,
+            dport: 443,
+            proto: cordon_wire::IpProto::TCP,
+            bytes_out: 100,
+            packets_out: 1,
+            bytes_in: 200,
+            packets_in: 1,
+            src_mac: None,
+            dst_mac: None,
+            uid: None,
+            sampling: 1,
+        }
+    }
+
+    /// Workers' aggregates merge to the same exposures in any order: the output of a scan
+    /// does not depend on how its input was split across threads.
+    #[test]
+    fn merging_is_order_independent() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let names = NameIndex::default();
+        let internal = Internal::default_ranges();
+        // Fifteen Alibaba Cloud addresses (more than MAX_REMOTES), split over two workers.
+        let remotes: Vec<String> = (1..=15).map(|i| format!("47.88.{i}.1")).collect();
+        let mut parts = [Aggregator::default(), Aggregator::default()];
+        for (i, r) in remotes.iter().enumerate() {
+            let mut attr = super::super::attrib::Attributor::new(&intel, &names);
+            parts[i % 2].flow(&flow("10.0.0.1", r, i as i64), &mut attr, &internal);
+        }
+        let [a, b] = parts;
+        let (a2, b2) = (a.exposures.clone(), b.exposures.clone());
+        let mut ab = Aggregator::default();
+        ab.merge(a);
+        ab.merge(b);
+        let mut ba = Aggregator::default();
+        ba.merge(Aggregator {
+            exposures: b2,
+            ..Default::default()
+        });
+        ba.merge(Aggregator {
+            exposures: a2,
+            ..Default::default()
+        });
+        assert_eq!(ab.exposures.len(), 1);
+        let (x, y) = (
+            ab.exposures.values().next().unwrap(),
+            ba.exposures.values().next().unwrap(),
+        );
+        assert_eq!(x.flows, 15);
+        assert_eq!(x.remotes, y.remotes);
+        assert_eq!(x.remotes.len(), MAX_REMOTES);
+        assert_eq!(x.evidence_remote, y.evidence_remote);
+        assert_eq!(x.evidence_remote, "47.88.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(x.evidence, y.evidence);
+    }
 
     #[test]
     fn internal_ranges() {

@@ -62,8 +62,8 @@ pub fn designations(intel: &Intel, id: EntityId) -> Vec<DesignationRef> {
 /// first remote (computed here, once per exposure, rather than per flow).
 fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Evidence> {
     let mut out = Vec::with_capacity(e.evidence.len() + 2);
-    if let (true, Some(r)) = (e.by_address, e.remotes.first()) {
-        let f = attribute::ip(intel, *r);
+    if e.by_address {
+        let f = attribute::ip(intel, e.evidence_remote);
         if let Some(m) = f.matches.first() {
             out.extend(
                 super::attrib::to_evidence(m)
@@ -94,6 +94,8 @@ pub struct Report<'a> {
 
 /// Exposure records written (or evaluated) per batch.
 const BATCH: usize = 2048;
+/// Batches built at once, in parallel.
+const PARALLEL_BATCHES: usize = 4;
 
 /// What the findings came to, over every batch.
 #[derive(Default)]
@@ -269,11 +271,24 @@ impl<'a> Report<'a> {
             }
             count += ev.findings.len() as u64;
         };
-        for chunk in self.order.chunks(BATCH) {
-            let batch: Vec<Exposure> = chunk.iter().map(|(k, e)| self.exposure(k, e)).collect();
-            let mut ev = cfg.apply(&batch, &[]);
-            f(&batch, &[], &[], &ev.findings)?;
-            tally(&mut ev, &mut totals);
+        // Batches are built and evaluated on every core, a few at a time, and handed to `f`
+        // in order: memory holds at most PARALLEL_BATCHES batches of records.
+        use rayon::prelude::*;
+        let this = &*self;
+        for group in self.order.chunks(BATCH * PARALLEL_BATCHES) {
+            let built: Vec<(Vec<Exposure>, Evaluation)> = group
+                .par_chunks(BATCH)
+                .map(|chunk| {
+                    let batch: Vec<Exposure> =
+                        chunk.iter().map(|(k, e)| this.exposure(k, e)).collect();
+                    let ev = cfg.apply(&batch, &[]);
+                    (batch, ev)
+                })
+                .collect();
+            for (batch, mut ev) in built {
+                f(&batch, &[], &[], &ev.findings)?;
+                tally(&mut ev, &mut totals);
+            }
         }
         let mut ev = cfg.apply(&[], &self.devices);
         f(&[], &self.devices, &[], &ev.findings)?;
