@@ -105,8 +105,7 @@ impl Inventory {
 
     /// Reads a CSV or JSON inventory (JSON when the first non-blank byte is `[`).
     pub fn load(path: &Path) -> Result<Inventory, FileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
+        let text = FileError::read(path)?;
         Self::parse(path, &text)
     }
 

@@ -84,11 +84,13 @@ const V6_FACTOR: f32 = 0.85;
 
 /// Appends `company` and `parent` steps for an entity and its owners.
 pub fn company_steps(intel: &Intel, id: EntityId, chain: &mut Vec<Step>) {
-    for (i, e) in intel.ownership_chain(id).into_iter().enumerate() {
+    let owners = intel.ownership_chain(id);
+    for (i, &e) in owners.iter().enumerate() {
         let ent = intel.entity(e);
         let mut value = format!("{} ({})", ent.name, ent.id);
-        if i > 0 {
-            let child = intel.entity(chain_child(intel, id, i));
+        // A parent step says how the entity below it is held.
+        if let Some(&below) = i.checked_sub(1).and_then(|j| owners.get(j)) {
+            let child = intel.entity(below);
             let mut link = child.link.to_string();
             if let Some(p) = child.ownership {
                 link = format!("{link}, {p}%");
@@ -97,13 +99,9 @@ pub fn company_steps(intel: &Intel, id: EntityId, chain: &mut Vec<Step>) {
                 value = format!("{value} [{link}]");
             }
         }
-        chain
-            .push(Step::new(if i == 0 { "company" } else { "parent" }, value).source(&*ent.source));
+        let kind = if i == 0 { "company" } else { "parent" };
+        chain.push(Step::new(kind, value).source(&*ent.source));
     }
-}
-
-fn chain_child(intel: &Intel, id: EntityId, i: usize) -> EntityId {
-    intel.ownership_chain(id)[i - 1]
 }
 
 /// What cordon knows about an address.

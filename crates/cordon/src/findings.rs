@@ -44,6 +44,23 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+impl FileError {
+    /// Reads an inventory, policy or waiver file, or says why it cannot be read.
+    pub fn read(path: &Path) -> Result<String, FileError> {
+        std::fs::read_to_string(path)
+            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))
+    }
+}
+
+/// The 1-based line of a byte offset in `text` (for TOML spans).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// The result of evaluating one scan.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Evaluation {

@@ -8,7 +8,7 @@
 //! names the file and line.
 
 use crate::assets::Asset;
-use crate::findings::FileError;
+use crate::findings::{line_of, FileError};
 use crate::model::{DesignationRef, Regulation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -203,18 +203,9 @@ pub struct Subject<'a> {
     pub is_device: bool,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 impl Policy {
     pub fn load(path: &Path) -> Result<Policy, FileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
+        let text = FileError::read(path)?;
         Self::parse(path, &text)
     }
 

@@ -14,7 +14,7 @@
 
 use crate::assets::normalise_mac;
 use crate::date;
-use crate::findings::FileError;
+use crate::findings::{line_of, FileError};
 use crate::model::{ExpiredWaiver, Finding};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -79,18 +79,9 @@ pub struct Waivers {
     pub list: Vec<Waiver>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 impl Waivers {
     pub fn load(path: &Path) -> Result<Waivers, FileError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::new(path, None, format!("cannot read: {e}")))?;
+        let text = FileError::read(path)?;
         Self::parse(path, &text)
     }
 

@@ -38,7 +38,6 @@ use names::NameIndex;
 use rayon::prelude::*;
 use source::Input;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Anomaly records written per input (all are counted).
@@ -89,18 +88,15 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut summaries: Vec<InputSummary> = Vec::new();
     let mut opened: Vec<Input> = Vec::new();
     for item in source::walk(&a.paths) {
-        match item.and_then(|p| Input::open(&p)) {
+        let opened_input = item.and_then(|p| Input::open(&p).map_err(|e| (p, format!("{e:#}"))));
+        match opened_input {
             Ok(i) if i.format == Format::Unknown => summaries.push(failed(
                 &i.path,
                 "unknown",
                 "unknown format: not a capture, flow export or log cordon reads",
             )),
             Ok(i) => opened.push(i),
-            Err(e) => summaries.push(failed(
-                &PathBuf::from(path_of(&e)),
-                "unknown",
-                &format!("{e:#}"),
-            )),
+            Err((path, why)) => summaries.push(failed(&path, "unknown", &why)),
         }
     }
     for s in &summaries {
@@ -222,12 +218,6 @@ fn failed(path: &std::path::Path, format: &str, error: &str) -> InputSummary {
         error: Some(error.into()),
         ..Default::default()
     }
-}
-
-/// The path an error is about, from its first line (`PATH: cannot open`).
-fn path_of(e: &anyhow::Error) -> String {
-    let s = format!("{e}");
-    s.split(": ").next().unwrap_or("").to_string()
 }
 
 fn anomaly_record(path: &str, a: Anomaly) -> AnomalyRecord {
