@@ -190,7 +190,11 @@ impl Inventory {
 
     /// The most specific entry covering an address (longest prefix).
     pub fn lookup_ip(&self, ip: &str) -> Option<&Asset> {
-        let ip: IpAddr = ip.parse().ok()?;
+        self.lookup_addr(ip.parse().ok()?)
+    }
+
+    /// [`Inventory::lookup_ip`] for a parsed address.
+    pub fn lookup_addr(&self, ip: IpAddr) -> Option<&Asset> {
         self.nets
             .iter()
             .find(|(n, _)| n.contains(&ip))

@@ -297,6 +297,12 @@ impl Policy {
     }
 
     /// Number of user rules (for `cordon policy check`).
+    /// Whether a user rule selects by asset: then a decision depends on the asset address
+    /// itself, not only on its inventory entry, company, relationship and services.
+    pub fn reads_asset(&self) -> bool {
+        self.rules.iter().any(|r| !r.asset.is_empty())
+    }
+
     pub fn user_rules(&self) -> usize {
         self.rules.len()
     }

@@ -161,15 +161,7 @@ impl Waivers {
                 }
             }
             if !active {
-                expired.push(ExpiredWaiver {
-                    at: w.at.clone(),
-                    asset: w.asset.clone(),
-                    group: w.group.clone(),
-                    entity: w.entity.clone(),
-                    reason: w.reason.clone(),
-                    expires: w.expires.clone(),
-                    matched,
-                });
+                expired.push(w.expired(matched));
             }
         }
         expired
@@ -179,27 +171,63 @@ impl Waivers {
 impl Waiver {
     /// Every selector given must match.
     pub fn matches(&self, f: &Finding) -> bool {
-        self.group.as_ref().is_none_or(|g| *g == f.group)
-            && self.entity.as_ref().is_none_or(|e| *e == f.entity)
-            && self.rule.as_ref().is_none_or(|r| *r == f.rule)
-            && self.asset.as_ref().is_none_or(|a| asset_matches(a, f))
+        self.matches_parts(
+            &f.group,
+            &f.entity,
+            &f.rule,
+            &|| f.asset.clone(),
+            f.asset_name.as_deref(),
+        )
+    }
+
+    /// [`Waiver::matches`] on the parts of a finding not yet built; `asset` is called only
+    /// when the waiver names an asset.
+    pub fn matches_parts(
+        &self,
+        group: &str,
+        entity: &str,
+        rule: &str,
+        asset: &dyn Fn() -> String,
+        asset_name: Option<&str>,
+    ) -> bool {
+        self.group.as_ref().is_none_or(|g| g == group)
+            && self.entity.as_ref().is_none_or(|e| e == entity)
+            && self.rule.as_ref().is_none_or(|r| r == rule)
+            && self
+                .asset
+                .as_ref()
+                .is_none_or(|a| asset_matches(a, &asset(), asset_name))
+    }
+
+    /// Whether the waiver applies on `today` (`YYYY-MM-DD`; through its expiry day).
+    pub fn active(&self, today: &str) -> bool {
+        date::parse_days(today).unwrap_or_else(date::today) <= self.expires_days
+    }
+
+    /// The summary entry of an expired waiver that matched `matched` findings.
+    pub fn expired(&self, matched: u64) -> ExpiredWaiver {
+        ExpiredWaiver {
+            at: self.at.clone(),
+            asset: self.asset.clone(),
+            group: self.group.clone(),
+            entity: self.entity.clone(),
+            reason: self.reason.clone(),
+            expires: self.expires.clone(),
+            matched,
+        }
     }
 }
 
-fn asset_matches(want: &str, f: &Finding) -> bool {
-    if want == f.asset
-        || f.asset_name
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case(want))
-    {
+fn asset_matches(want: &str, asset: &str, asset_name: Option<&str>) -> bool {
+    if want == asset || asset_name.is_some_and(|n| n.eq_ignore_ascii_case(want)) {
         return true;
     }
-    if let (Some(a), Some(b)) = (normalise_mac(want), normalise_mac(&f.asset)) {
+    if let (Some(a), Some(b)) = (normalise_mac(want), normalise_mac(asset)) {
         return a == b;
     }
-    match (want.parse::<IpNet>(), f.asset.parse::<IpAddr>()) {
+    match (want.parse::<IpNet>(), asset.parse::<IpAddr>()) {
         (Ok(net), Ok(ip)) => net.contains(&ip),
-        _ => match (want.parse::<IpAddr>(), f.asset.parse::<IpAddr>()) {
+        _ => match (want.parse::<IpAddr>(), asset.parse::<IpAddr>()) {
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         },

@@ -47,6 +47,16 @@ const CHUNK: usize = 4 << 20;
 
 pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
+    // CORDON_TIMINGS=1: the time at the end of each stage, on stderr (BENCHMARKS.md).
+    let timings = std::env::var_os("CORDON_TIMINGS").is_some();
+    let stage = |name: &str| {
+        if timings {
+            eprintln!(
+                "cordon: timing: {name} at {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    };
     // Inventory, policy and waivers are checked before anything is scanned: a bad file
     // refuses the run, nothing is half-applied.
     let findings_config = crate::findings::FindingOptions {
@@ -58,6 +68,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     .load()
     .map_err(anyhow::Error::new)?;
     let loaded = load_intel(g)?;
+    stage("intel loaded");
     let intel = &loaded.intel;
     // Threat indicators: a path that does not exist is a usage error (before any scanning);
     // a bad entry inside a file is reported and skipped, and the rest is used.
@@ -172,6 +183,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         summaries.push(summary);
     }
     progress.finish_and_clear();
+    stage("inputs decoded, attributed, aggregated");
     summaries.sort_by(|a, b| a.path.cmp(&b.path));
 
     // 5. Sink.
@@ -180,6 +192,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         report.summary.indicators = Some(load_report);
     }
     report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
+    stage("report built");
     let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
     let fails = match a.format {
         ScanFormat::Jsonl => {
@@ -188,13 +201,14 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             report.write_jsonl(&findings_config, &mut out)?
         }
         ScanFormat::Text => {
-            let totals = report.for_each_batch(&findings_config, |_, _, _, _| Ok(()))?;
+            let totals = report.tally(&findings_config);
             report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
             totals.fails
         }
     };
     // Freeing the exposures one allocation at a time cost a fifth of a conn-log scan in the
     // profile (BENCHMARKS.md); the process exits next, so the OS takes the memory back.
+    stage("output written");
     std::mem::forget(report);
     std::mem::forget(agg);
     if !read_any {

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A byte-count progress bar on stderr; hidden when stderr is not a terminal or the input
@@ -232,6 +233,133 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// What the findings come to, for the terminal summary, without building a record or a
+    /// finding per exposure: the policy decision is taken once per (inventory entry, company,
+    /// relationship, services) unless a policy rule selects by asset, waivers are matched on
+    /// the parts of the finding, and full findings are built only for the ten shown. Counts,
+    /// `--fail-on` and expired waivers equal those of [`Report::for_each_batch`] (tested).
+    pub fn tally(&mut self, cfg: &FindingConfig) -> FindingTotals {
+        type Key<'k> = (usize, EntityId, cordon_index::Relationship, &'k [Arc<str>]);
+        let intel = self.intel;
+        let active: Vec<bool> = cfg
+            .waivers
+            .list
+            .iter()
+            .map(|w| w.active(&cfg.today))
+            .collect();
+        let mut matched = vec![0u64; cfg.waivers.list.len()];
+        let mut totals = FindingTotals::default();
+        let mut counts: BTreeMap<Severity, (u64, u64)> = BTreeMap::new();
+        // The most severe unwaived findings: (severity, position), best first.
+        let mut top: Vec<(Severity, usize)> = Vec::new();
+        let reads_asset = cfg.policy.reads_asset();
+        let mut decided: HashMap<Key<'_>, (String, Severity)> = HashMap::default();
+        for (pos, &(k, e)) in self.order.iter().enumerate() {
+            let inv = cfg.inventory.lookup_addr(k.0);
+            let entity = &*intel.entity(k.1).id;
+            let group = &*intel.entity(intel.group(k.1)).id;
+            let key: Key<'_> = (
+                inv.map_or(0, |a| a as *const _ as usize),
+                k.1,
+                k.2,
+                &e.services,
+            );
+            let decide = || {
+                let services: Vec<String> = e.services.iter().map(|s| s.to_string()).collect();
+                let d = cfg.policy.decide(&crate::policy::Subject {
+                    asset: &k.0.to_string(),
+                    inventory: inv,
+                    entity,
+                    group,
+                    relationship: k.2.as_str(),
+                    services: &services,
+                    designations: self.designations.get(&k.1).map_or(&[], Vec::as_slice),
+                    is_device: false,
+                });
+                (d.rule, d.severity)
+            };
+            let (rule, sev) = if reads_asset {
+                &decide()
+            } else {
+                &*decided.entry(key).or_insert_with(decide)
+            };
+            let mut waived = false;
+            for (i, w) in cfg.waivers.list.iter().enumerate() {
+                let asset_name = inv.map(|a| a.name.as_str()).filter(|n| !n.is_empty());
+                if w.matches_parts(group, entity, rule, &|| k.0.to_string(), asset_name) {
+                    matched[i] += 1;
+                    waived |= active[i];
+                }
+            }
+            let c = counts.entry(*sev).or_default();
+            if waived {
+                c.1 += 1;
+                continue;
+            }
+            c.0 += 1;
+            totals.fails |= cfg.fail_on.is_some_and(|t| *sev >= t);
+            if top.len() < 10 || top.last().is_some_and(|l| *sev > l.0) {
+                let at = top.partition_point(|t| t.0 >= *sev);
+                top.insert(at, (*sev, pos));
+                top.truncate(10);
+            }
+        }
+        let mut expired: Vec<ExpiredWaiver> = cfg
+            .waivers
+            .list
+            .iter()
+            .zip(&matched)
+            .zip(&active)
+            .filter(|(_, a)| !**a)
+            .map(|((w, m), _)| w.expired(*m))
+            .collect();
+        // The shown exposures' findings, built in full.
+        let mut shown: Vec<Finding> = Vec::new();
+        for &(_, pos) in &top {
+            let (k, e) = self.order[pos];
+            let ev = cfg.apply(&[self.exposure(k, e)], &[]);
+            shown.extend(ev.findings);
+        }
+        // Devices and indicator matches are few: evaluated in full.
+        for mut ev in [
+            cfg.apply(&[], &self.devices),
+            cfg.indicator_findings(&self.indicator_matches),
+        ] {
+            totals.fails |= cfg.fails(&ev);
+            for x in ev.expired_waivers.drain(..) {
+                match expired.iter_mut().find(|e| e.at == x.at) {
+                    Some(e) => e.matched += x.matched,
+                    None => expired.push(x),
+                }
+            }
+            for f in ev.findings {
+                let sev = Severity::parse(&f.severity).unwrap_or(Severity::Info);
+                let c = counts.entry(sev).or_default();
+                if f.waived {
+                    c.1 += 1;
+                } else {
+                    c.0 += 1;
+                    shown.push(f);
+                }
+            }
+        }
+        // Most severe first; between equals, exposures by traffic, then devices, then
+        // indicator matches (a stable sort keeps that order).
+        let rank = |f: &Finding| Severity::parse(&f.severity).unwrap_or(Severity::Info);
+        shown.sort_by_key(|f| std::cmp::Reverse(rank(f)));
+        shown.truncate(10);
+        let findings: u64 = counts.values().map(|c| c.0 + c.1).sum();
+        totals.by_severity = counts
+            .into_iter()
+            .map(|(s, c)| (s.as_str().to_string(), c))
+            .collect();
+        totals.top = shown;
+        self.summary.indicator_matches = self.indicator_matches.len() as u64;
+        self.summary.findings = findings;
+        self.summary.expired_waivers = expired;
+        totals
+    }
+
     /// Builds the exposure records a batch at a time, evaluates their findings, and hands
     /// both to `f`; devices and their findings come last, as a batch of their own. Returns the
     /// totals and records them in the summary.
@@ -251,22 +379,12 @@ impl<'a> Report<'a> {
                 }
             }
             totals.fails |= cfg.fails(ev);
-            let rank = |f: &Finding| Severity::parse(&f.severity).map_or(0, |s| s as u8);
             for fd in &ev.findings {
                 let c = totals.by_severity.entry(fd.severity.clone()).or_default();
                 if fd.waived {
                     c.1 += 1;
-                    continue;
-                }
-                c.0 += 1;
-                // Keep the ten most severe: clone only what can enter the list.
-                let full = totals.top.len() >= 10;
-                if !full || totals.top.last().is_some_and(|l| rank(fd) > rank(l)) {
-                    totals.top.push(fd.clone());
-                    totals
-                        .top
-                        .sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.asset.cmp(&b.asset)));
-                    totals.top.truncate(10);
+                } else {
+                    c.0 += 1;
                 }
             }
             count += ev.findings.len() as u64;
@@ -611,5 +729,156 @@ pub fn human_bytes(b: u64) -> String {
         format!("{b} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assets::Inventory;
+    use crate::intel::load::{load, Source};
+    use crate::policy::Policy;
+    use crate::scan::aggregate::Internal;
+    use crate::scan::attrib::Attributor;
+    use crate::scan::names::NameIndex;
+    use crate::waivers::Waivers;
+    use cordon_wire::{Flow, IpProto, NameSource, ServerName};
+    use std::path::Path;
+
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/findings/");
+
+    /// Flows from inventoried and other assets to several companies, one of them over an
+    /// AI model API; the same aggregates every time.
+    fn aggregate(intel: &Intel) -> Aggregator {
+        let mut names = NameIndex::default();
+        names.add_server_name(&ServerName {
+            ts: 0,
+            client: None,
+            server: Some("47.88.9.9".parse().unwrap()),
+            server_port: 443,
+            name: "dashscope.aliyuncs.com".into(),
+            source: NameSource::Tls,
+            uid: None,
+        });
+        let mut attr = Attributor::new(intel, &names);
+        let internal = Internal::default_ranges();
+        let mut agg = Aggregator::default();
+        let assets = [
+            "10.20.1.5",
+            "10.20.3.3",
+            "10.30.0.9",
+            "10.40.0.7",
+            "10.50.0.2",
+            "10.9.8.7",
+            "192.168.1.20",
+        ];
+        let remotes = [
+            "47.88.1.2",
+            "47.88.9.9",
+            "182.61.200.6",
+            "36.16.180.254",
+            "120.222.111.10",
+            "43.158.108.18",
+            "8.8.8.8",
+        ];
+        for (i, a) in assets.iter().enumerate() {
+            for (j, r) in remotes.iter().enumerate() {
+                if (i + j) % 3 == 0 {
+                    continue;
+                }
+                let f = Flow {
+                    first: 1_700_000_000_000_000 + (i * 10 + j) as i64,
+                    last: 1_700_000_000_000_000 + (i * 10 + j) as i64 + 5,
+                    src: a.parse().unwrap(),
+                    dst: r.parse().unwrap(),
+                    sport: 40000,
+                    dport: 443,
+                    proto: IpProto::TCP,
+                    bytes_out: 100 * (i + 1) as u64,
+                    packets_out: 1,
+                    bytes_in: 1000 * (j + 1) as u64,
+                    packets_in: 1,
+                    src_mac: None,
+                    dst_mac: None,
+                    uid: None,
+                    sampling: 1,
+                };
+                agg.flow(&f, &mut attr, &internal);
+            }
+        }
+        agg
+    }
+
+    fn config(policy: Option<&str>, waivers: &str, fail_on: Option<Severity>) -> FindingConfig {
+        let inv = std::fs::read_to_string(format!("{DATA}assets.csv")).unwrap();
+        FindingConfig {
+            inventory: Inventory::parse(Path::new("assets.csv"), &inv).unwrap(),
+            policy: policy.map_or_else(Policy::default, |p| {
+                Policy::parse(Path::new("policy.toml"), p).unwrap()
+            }),
+            waivers: Waivers::parse(Path::new("waivers.toml"), waivers).unwrap(),
+            fail_on,
+            today: "2026-11-26".into(),
+        }
+    }
+
+    /// The terminal's tally, taken without building findings, equals the full evaluation
+    /// the JSONL stream writes: counts per severity, waived counts, `--fail-on`, expired
+    /// waivers; and the findings it shows are the most severe of the full set.
+    #[test]
+    fn tally_equals_the_full_evaluation() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let agg = aggregate(&intel);
+        assert!(agg.exposures.len() >= 20, "{}", agg.exposures.len());
+        let policy = std::fs::read_to_string(format!("{DATA}policy.toml")).unwrap();
+        let asset_rule = format!(
+            "{policy}\n[[rule]]\nid = \"printer\"\nseverity = \"high\"\nasset = [\"10.50.0.2\"]\n"
+        );
+        let waivers = std::fs::read_to_string(format!("{DATA}waivers.toml")).unwrap();
+        let by_group = "[[waiver]]\ngroup = \"china-telecom\"\nrule = \"exposure-transit-via\"\nreason = \"x\"\nexpires = 2099-01-01\n\n[[waiver]]\nasset = \"10.9.0.0/16\"\nreason = \"old\"\nexpires = 2020-01-01\n";
+        let mut seen_waived = false;
+        for (policy, waivers) in [
+            (None, ""),
+            (Some(policy.as_str()), waivers.as_str()),
+            (Some(asset_rule.as_str()), by_group),
+            (None, by_group),
+        ] {
+            for fail_on in [None, Some(Severity::High), Some(Severity::Critical)] {
+                let cfg = config(policy, waivers, fail_on);
+                let mut full = Report::build(&intel, &agg, vec![], vec![], false);
+                let mut all: Vec<Finding> = Vec::new();
+                let want = full
+                    .for_each_batch(&cfg, |_, _, _, f| {
+                        all.extend_from_slice(f);
+                        Ok(())
+                    })
+                    .unwrap();
+                let mut light = Report::build(&intel, &agg, vec![], vec![], false);
+                let got = light.tally(&cfg);
+                let what = format!("policy {policy:?} waivers {waivers:?} fail-on {fail_on:?}");
+                assert_eq!(got.by_severity, want.by_severity, "{what}");
+                assert_eq!(got.fails, want.fails, "{what}");
+                assert_eq!(light.summary.findings, full.summary.findings, "{what}");
+                assert_eq!(
+                    light.summary.expired_waivers, full.summary.expired_waivers,
+                    "{what}"
+                );
+                seen_waived |= got.by_severity.values().any(|c| c.1 > 0);
+                // The shown findings are real, unwaived, and the most severe.
+                let rank = |f: &Finding| Severity::parse(&f.severity).unwrap();
+                let mut ranks: Vec<Severity> = all.iter().filter(|f| !f.waived).map(rank).collect();
+                ranks.sort_by(|a, b| b.cmp(a));
+                ranks.truncate(10);
+                assert_eq!(
+                    got.top.iter().map(rank).collect::<Vec<_>>(),
+                    ranks,
+                    "{what}"
+                );
+                for f in &got.top {
+                    assert!(all.contains(f), "{what}: {f:?}");
+                }
+            }
+        }
+        assert!(seen_waived, "some configuration waives a finding");
     }
 }
