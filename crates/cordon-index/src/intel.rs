@@ -472,7 +472,8 @@ impl IntelBuilder {
         let v4 = Ipv4Table::build(&v4).map_err(|m| err(&self.ip_dataset, m))?;
         let v6 = Ipv6Table::build(&v6);
 
-        Ok(Intel {
+        let mut intel = Intel {
+            groups: Vec::new(),
             entities,
             entity_by_id,
             designations,
@@ -487,7 +488,11 @@ impl IntelBuilder {
             domains,
             macs,
             ip_dataset: self.ip_dataset,
-        })
+        };
+        intel.groups = (0..intel.entities.len() as EntityId)
+            .map(|id| *intel.ownership_chain(id).last().unwrap_or(&id))
+            .collect();
+        Ok(intel)
     }
 }
 
@@ -504,6 +509,8 @@ pub fn is_slug(s: &str) -> bool {
 /// The frozen snapshot.
 pub struct Intel {
     pub entities: Vec<Entity>,
+    /// The ultimate parent of each entity (hot: asked once per exposure).
+    groups: Vec<EntityId>,
     entity_by_id: HashMap<Box<str>, EntityId>,
     pub designations: Vec<Designation>,
     pub asn_rules: Vec<AsnRule>,
@@ -553,7 +560,7 @@ impl Intel {
 
     /// The ultimate parent.
     pub fn group(&self, id: EntityId) -> EntityId {
-        *self.ownership_chain(id).last().unwrap_or(&id)
+        self.groups.get(id as usize).copied().unwrap_or(id)
     }
 
     /// Designations of the entity and of every owner up the chain.

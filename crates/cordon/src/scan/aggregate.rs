@@ -307,7 +307,13 @@ impl Aggregator {
         }
     }
 
-    pub fn merge(&mut self, o: Aggregator) {
+    pub fn merge(&mut self, mut o: Aggregator) {
+        // The smaller map is folded into the larger: merging into an empty aggregator moves
+        // the other's table instead of re-inserting every exposure (the result does not
+        // depend on the order, see `ExposureAgg::merge`).
+        if o.exposures.len() > self.exposures.len() {
+            std::mem::swap(&mut self.exposures, &mut o.exposures);
+        }
         self.flows += o.flows;
         self.first = match (self.first, o.first) {
             (Some(a), Some(b)) => Some(a.min(b)),

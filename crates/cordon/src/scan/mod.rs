@@ -202,6 +202,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         }
         ScanFormat::Text => {
             let totals = report.tally(&findings_config);
+            stage("findings tallied");
             report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
             totals.fails
         }
@@ -446,16 +447,21 @@ fn stream(
     let workers = rayon::current_num_threads().max(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(workers * 2);
     let rx = Mutex::new(rx);
+    // Spent chunk buffers go back to the reader.
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let results: Mutex<Vec<(Streamer<'_>, DecodeStats)>> = Mutex::new(Vec::new());
     let read_result = std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| {
+            let spent = spent_tx.clone();
+            let (rx, header, results, new) = (&rx, &header, &results, &new);
+            s.spawn(move || {
                 let mut st = new();
                 let mut stats = DecodeStats::default();
                 loop {
                     let next = rx.lock().map(|r| r.recv());
                     let Ok(Ok((chunk, off))) = next else { break };
-                    stats.add(&zeek::decode_body(&header, &chunk, off, &mut st));
+                    stats.add(&zeek::decode_body(header, &chunk, off, &mut st));
+                    let _ = spent.send(chunk);
                 }
                 st.flush();
                 if let Ok(mut r) = results.lock() {
@@ -463,7 +469,8 @@ fn stream(
                 }
             });
         }
-        let r = input.for_each_line_chunk(CHUNK, |chunk, off| {
+        let recycle = || spent_rx.try_recv().ok();
+        let r = input.for_each_line_chunk(CHUNK, recycle, |chunk, off| {
             if !compressed {
                 progress.inc(chunk.len() as u64);
             }

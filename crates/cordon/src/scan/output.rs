@@ -82,8 +82,10 @@ fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Ev
 /// batch of records, not every record at once.
 pub struct Report<'a> {
     intel: &'a Intel,
+    /// The aggregates, in table order.
+    table: &'a HashMap<ExposureKey, ExposureAgg>,
     /// Exposures, largest first.
-    order: Vec<(&'a ExposureKey, &'a ExposureAgg)>,
+    order: Vec<Ranked<'a>>,
     pub devices: Vec<Device>,
     /// Threat-indicator matches, when indicators were given.
     pub indicator_matches: Vec<IndicatorMatch>,
@@ -91,6 +93,29 @@ pub struct Report<'a> {
     pub summary: Summary,
     /// Designations per entity, computed once.
     designations: HashMap<EntityId, Vec<DesignationRef>>,
+}
+
+/// An exposure with what ordering and the summary read copied out of the table, so that
+/// sorting and grouping 166 k of them walk one array instead of chasing a pointer each.
+#[derive(Clone, Copy)]
+struct Ranked<'a> {
+    key: ExposureKey,
+    bytes_out: u64,
+    bytes_in: u64,
+    flows: u64,
+    agg: &'a ExposureAgg,
+}
+
+/// The order of exposures: most traffic, then most flows, then by key (unique).
+type Rank = (std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, ExposureKey);
+
+fn rank(key: &ExposureKey, e: &ExposureAgg) -> Rank {
+    use std::cmp::Reverse;
+    (
+        Reverse(e.bytes_out.saturating_add(e.bytes_in)),
+        Reverse(e.flows),
+        *key,
+    )
 }
 
 /// Exposure records written (or evaluated) per batch.
@@ -120,17 +145,31 @@ impl<'a> Report<'a> {
         anomalies: Vec<AnomalyRecord>,
         all_devices: bool,
     ) -> Report<'a> {
-        let mut order: Vec<(&ExposureKey, &ExposureAgg)> = agg.exposures.iter().collect();
-        order.sort_by(|(ka, a), (kb, b)| {
-            (b.bytes_out.saturating_add(b.bytes_in), b.flows)
-                .cmp(&(a.bytes_out.saturating_add(a.bytes_in), a.flows))
-                .then_with(|| (ka.0, ka.1, ka.2).cmp(&(kb.0, kb.1, kb.2)))
+        let mut order: Vec<Ranked<'_>> = agg
+            .exposures
+            .iter()
+            .map(|(k, e)| Ranked {
+                key: *k,
+                bytes_out: e.bytes_out,
+                bytes_in: e.bytes_in,
+                flows: e.flows,
+                agg: e,
+            })
+            .collect();
+        // Keys are unique, so an unstable sort gives one order.
+        use rayon::slice::ParallelSliceMut;
+        order.par_sort_unstable_by_key(|r| {
+            (
+                std::cmp::Reverse(r.bytes_out.saturating_add(r.bytes_in)),
+                std::cmp::Reverse(r.flows),
+                r.key,
+            )
         });
         let mut designations_by: HashMap<EntityId, Vec<DesignationRef>> = HashMap::default();
-        for (k, _) in &order {
+        for r in &order {
             designations_by
-                .entry(k.1)
-                .or_insert_with(|| designations(intel, k.1));
+                .entry(r.key.1)
+                .or_insert_with(|| designations(intel, r.key.1));
         }
         let mut devices: Vec<Device> = Vec::new();
         for (mac, d) in &agg.devices {
@@ -201,6 +240,7 @@ impl<'a> Report<'a> {
         };
         Report {
             intel,
+            table: &agg.exposures,
             order,
             devices,
             indicator_matches: Vec::new(),
@@ -250,11 +290,12 @@ impl<'a> Report<'a> {
         let mut matched = vec![0u64; cfg.waivers.list.len()];
         let mut totals = FindingTotals::default();
         let mut counts: BTreeMap<Severity, (u64, u64)> = BTreeMap::new();
-        // The most severe unwaived findings: (severity, position), best first.
-        let mut top: Vec<(Severity, usize)> = Vec::new();
+        // The most severe unwaived findings, best first; between equals, in report order.
+        let mut top: Vec<(Severity, Rank, &ExposureAgg)> = Vec::new();
         let reads_asset = cfg.policy.reads_asset();
         let mut decided: HashMap<Key<'_>, (String, Severity)> = HashMap::default();
-        for (pos, &(k, e)) in self.order.iter().enumerate() {
+        // In table order: memory is read in sequence (the sorted order would jump around).
+        for (k, e) in self.table {
             let inv = cfg.inventory.lookup_addr(k.0);
             let entity = &*intel.entity(k.1).id;
             let group = &*intel.entity(intel.group(k.1)).id;
@@ -298,9 +339,13 @@ impl<'a> Report<'a> {
             }
             c.0 += 1;
             totals.fails |= cfg.fail_on.is_some_and(|t| *sev >= t);
-            if top.len() < 10 || top.last().is_some_and(|l| *sev > l.0) {
-                let at = top.partition_point(|t| t.0 >= *sev);
-                top.insert(at, (*sev, pos));
+            let better = |t: &(Severity, Rank, &ExposureAgg), r: &Rank| {
+                *sev > t.0 || (*sev == t.0 && *r < t.1)
+            };
+            if top.len() < 10 || top.last().is_some_and(|l| better(l, &rank(k, e))) {
+                let r = rank(k, e);
+                let at = top.partition_point(|t| !better(t, &r));
+                top.insert(at, (*sev, r, e));
                 top.truncate(10);
             }
         }
@@ -315,9 +360,8 @@ impl<'a> Report<'a> {
             .collect();
         // The shown exposures' findings, built in full.
         let mut shown: Vec<Finding> = Vec::new();
-        for &(_, pos) in &top {
-            let (k, e) = self.order[pos];
-            let ev = cfg.apply(&[self.exposure(k, e)], &[]);
+        for (_, r, e) in &top {
+            let ev = cfg.apply(&[self.exposure(&r.2, e)], &[]);
             shown.extend(ev.findings);
         }
         // Devices and indicator matches are few: evaluated in full.
@@ -398,7 +442,7 @@ impl<'a> Report<'a> {
                 .par_chunks(BATCH)
                 .map(|chunk| {
                     let batch: Vec<Exposure> =
-                        chunk.iter().map(|(k, e)| this.exposure(k, e)).collect();
+                        chunk.iter().map(|r| this.exposure(&r.key, r.agg)).collect();
                     let ev = cfg.apply(&batch, &[]);
                     (batch, ev)
                 })
@@ -479,9 +523,9 @@ impl<'a> Report<'a> {
         // Exposures by group, then assets: totals from the aggregates, records built only for
         // the lines shown.
         let intel = self.intel;
-        let mut by_group: BTreeMap<EntityId, Vec<(&ExposureKey, &ExposureAgg)>> = BTreeMap::new();
-        for &(k, e) in &self.order {
-            by_group.entry(intel.group(k.1)).or_default().push((k, e));
+        let mut by_group: BTreeMap<EntityId, Vec<Ranked<'_>>> = BTreeMap::new();
+        for r in &self.order {
+            by_group.entry(intel.group(r.key.1)).or_default().push(*r);
         }
         if by_group.is_empty() {
             writeln!(
@@ -492,22 +536,24 @@ impl<'a> Report<'a> {
         } else {
             writeln!(out, "{}", paint(Style::Bold, "Exposure by company"))?;
         }
-        let mut groups: Vec<(EntityId, Vec<(&ExposureKey, &ExposureAgg)>)> =
-            by_group.into_iter().collect();
+        let mut groups: Vec<(EntityId, Vec<Ranked<'_>>)> = by_group.into_iter().collect();
         groups.sort_by_key(|(_, v)| {
             std::cmp::Reverse(
                 v.iter()
-                    .map(|(_, e)| e.bytes_out.saturating_add(e.bytes_in))
+                    .map(|r| r.bytes_out.saturating_add(r.bytes_in))
                     .fold(0u64, u64::saturating_add),
             )
         });
         for (group, list) in groups {
             let g = intel.entity(group);
-            let assets: std::collections::BTreeSet<IpAddr> =
-                list.iter().map(|(k, _)| k.0).collect();
-            let lists: std::collections::BTreeSet<&str> = list
+            let mut assets: Vec<IpAddr> = list.iter().map(|r| r.key.0).collect();
+            assets.sort_unstable();
+            assets.dedup();
+            let entities: std::collections::BTreeSet<EntityId> =
+                list.iter().map(|r| r.key.1).collect();
+            let lists: std::collections::BTreeSet<&str> = entities
                 .iter()
-                .filter_map(|(k, _)| self.designations.get(&k.1))
+                .filter_map(|e| self.designations.get(e))
                 .flat_map(|ds| ds.iter().map(|d| d.list.as_str()))
                 .collect();
             writeln!(
@@ -516,20 +562,16 @@ impl<'a> Report<'a> {
                 paint(Style::Alert, &g.id),
                 paint(Style::Dim, &g.name),
                 assets.len(),
-                list.iter().map(|(_, e)| e.flows).sum::<u64>(),
+                list.iter().map(|r| r.flows).sum::<u64>(),
                 human_bytes(
                     list.iter()
-                        .map(|(_, e)| e.bytes_out)
+                        .map(|r| r.bytes_out)
                         .fold(0, u64::saturating_add)
                 ),
-                human_bytes(
-                    list.iter()
-                        .map(|(_, e)| e.bytes_in)
-                        .fold(0, u64::saturating_add)
-                ),
+                human_bytes(list.iter().map(|r| r.bytes_in).fold(0, u64::saturating_add)),
                 lists.into_iter().collect::<Vec<_>>().join(", ")
             )?;
-            for (k, e) in list.iter().take(8) {
+            for Ranked { key: k, agg: e, .. } in list.iter().take(8) {
                 let what: Vec<String> = if e.names.is_empty() {
                     e.remotes.iter().take(3).map(|r| r.to_string()).collect()
                 } else {
@@ -576,8 +618,8 @@ impl<'a> Report<'a> {
                 let phones: Vec<String> = self
                     .order
                     .iter()
-                    .filter(|(k, _)| Some(k.0) == ip)
-                    .map(|(k, _)| format!("{} {}", intel.entity(k.1).id, k.2.as_str()))
+                    .filter(|r| Some(r.key.0) == ip)
+                    .map(|r| format!("{} {}", intel.entity(r.key.1).id, r.key.2.as_str()))
                     .collect();
                 writeln!(
                     out,

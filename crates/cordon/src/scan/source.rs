@@ -133,9 +133,12 @@ impl Input {
 
     /// Reads the content in chunks of about `size` bytes that end on a newline (the last one
     /// may not), handing each to `f` with its offset. Memory stays bounded by the chunk size.
+    /// Each chunk is read into a buffer from `recycle` (a consumer's spent one, when it has
+    /// handed one back; reusing them spares the kernel from zeroing fresh pages).
     pub fn for_each_line_chunk(
         self,
         size: usize,
+        mut recycle: impl FnMut() -> Option<Vec<u8>>,
         mut f: impl FnMut(Vec<u8>, u64) -> Result<()>,
     ) -> Result<()> {
         let path = self.path;
@@ -166,7 +169,9 @@ impl Input {
                 (false, None) => continue,
             };
             // The partial line moves to a fresh buffer sized for the next chunk.
-            let mut rest = Vec::with_capacity(size + 64 * 1024);
+            let mut rest = recycle().unwrap_or_default();
+            rest.clear();
+            rest.reserve(size + 64 * 1024);
             rest.extend_from_slice(&carry[cut..]);
             carry.truncate(cut);
             let chunk = std::mem::replace(&mut carry, rest);
@@ -200,12 +205,16 @@ mod tests {
         let mut got = Vec::new();
         let mut offsets = Vec::new();
         input
-            .for_each_line_chunk(10_000, |c, off| {
-                assert!(c.ends_with(b"\n"));
-                offsets.push(off);
-                got.extend_from_slice(&c);
-                Ok(())
-            })
+            .for_each_line_chunk(
+                10_000,
+                || None,
+                |c, off| {
+                    assert!(c.ends_with(b"\n"));
+                    offsets.push(off);
+                    got.extend_from_slice(&c);
+                    Ok(())
+                },
+            )
             .unwrap();
         assert_eq!(got, text.as_bytes());
         assert!(offsets.len() > 2);
