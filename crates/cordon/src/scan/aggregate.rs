@@ -11,6 +11,7 @@ use cordon_index::{EntityId, Relationship};
 use cordon_wire::{Flow, Mac, Micros};
 use foldhash::HashMap;
 use ipnet::IpNet;
+use smallvec::SmallVec;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -81,8 +82,10 @@ pub struct ExposureAgg {
     pub last: Micros,
     pub confidence: f32,
     pub names: Vec<Arc<str>>,
-    pub remotes: Vec<IpAddr>,
-    pub ports: Vec<u16>,
+    /// Inline up to the first few: most exposures of a big scan have one remote and one
+    /// port, and a heap allocation each was a fifth of the memory of 166 k exposures.
+    pub remotes: SmallVec<[IpAddr; 1]>,
+    pub ports: SmallVec<[u16; 4]>,
     pub services: Vec<Arc<str>>,
     pub evidence: Arc<Vec<Evidence>>,
     /// The remote the evidence is about: for an AS-only match the output adds its address
@@ -96,6 +99,19 @@ pub struct ExposureAgg {
 /// not depend on the order values arrive in, so merging workers' aggregates in any order
 /// gives the same output.
 fn add_capped<T: Ord + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
+    if let Err(i) = list.binary_search(v) {
+        if i < cap {
+            list.insert(i, v.clone());
+            list.truncate(cap);
+        }
+    }
+}
+
+/// [`add_capped`] for a list kept inline while short.
+fn add_capped_small<A: smallvec::Array>(list: &mut SmallVec<A>, v: &A::Item, cap: usize)
+where
+    A::Item: Ord + Clone,
+{
     if let Err(i) = list.binary_search(v) {
         if i < cap {
             list.insert(i, v.clone());
@@ -124,10 +140,10 @@ impl ExposureAgg {
             add_capped(&mut self.names, n, MAX_NAMES);
         }
         for r in &o.remotes {
-            add_capped(&mut self.remotes, r, MAX_REMOTES);
+            add_capped_small(&mut self.remotes, r, MAX_REMOTES);
         }
         for p in &o.ports {
-            add_capped(&mut self.ports, p, MAX_PORTS);
+            add_capped_small(&mut self.ports, p, MAX_PORTS);
         }
         for s in &o.services {
             add_capped(&mut self.services, s, 8);
@@ -149,9 +165,72 @@ pub struct DeviceAgg {
 
 pub type ExposureKey = (IpAddr, EntityId, Relationship);
 
+/// The exposures of a scan: a hash index of small entries into one dense array of
+/// aggregates. A hash map of the aggregates themselves copied every entry into fresh memory
+/// at each doubling; with 166 k exposures the page faults of that churn cost more than the
+/// aggregation. The array grows in place (large reallocations remap, not copy) and is read
+/// in sequence by the report.
+#[derive(Clone, Default)]
+pub struct Exposures {
+    index: HashMap<ExposureKey, u32>,
+    items: Vec<(ExposureKey, ExposureAgg)>,
+}
+
+impl Exposures {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every exposure, in the order they were first seen (merges append).
+    pub fn iter(&self) -> impl Iterator<Item = (&ExposureKey, &ExposureAgg)> {
+        self.items.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &ExposureAgg> {
+        self.items.iter().map(|(_, v)| v)
+    }
+
+    pub fn get(&self, k: &ExposureKey) -> Option<&ExposureAgg> {
+        self.index.get(k).map(|&i| &self.items[i as usize].1)
+    }
+
+    /// The aggregate of `k`, made by `new` when there is none yet.
+    #[inline]
+    pub fn get_or_insert_with(
+        &mut self,
+        k: ExposureKey,
+        new: impl FnOnce() -> ExposureAgg,
+    ) -> &mut ExposureAgg {
+        let n = self.items.len() as u32;
+        let i = *self.index.entry(k).or_insert(n);
+        if i == n {
+            self.items.push((k, new()));
+        }
+        &mut self.items[i as usize].1
+    }
+
+    /// Adds `o`'s exposures: an existing one merges, a new one is appended.
+    fn merge(&mut self, o: Exposures) {
+        self.index.reserve(o.len());
+        for (k, v) in o.items {
+            match self.index.get(&k) {
+                Some(&i) => self.items[i as usize].1.merge(&v),
+                None => {
+                    self.index.insert(k, self.items.len() as u32);
+                    self.items.push((k, v));
+                }
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Aggregator {
-    pub exposures: HashMap<ExposureKey, ExposureAgg>,
+    pub exposures: Exposures,
     pub devices: HashMap<Mac, DeviceAgg>,
     /// Flows seen, and flows between two internal or two external endpoints with no
     /// attribution (counted, not kept).
@@ -220,7 +299,7 @@ impl Aggregator {
         m: &RemoteMatch,
     ) {
         let key = (asset.to_canonical(), m.entity, m.relationship);
-        let e = self.exposures.entry(key).or_insert_with(|| ExposureAgg {
+        let e = self.exposures.get_or_insert_with(key, || ExposureAgg {
             flows: 0,
             bytes_out: 0,
             bytes_in: 0,
@@ -228,8 +307,8 @@ impl Aggregator {
             last: f.last,
             confidence: m.confidence,
             names: Vec::new(),
-            remotes: Vec::new(),
-            ports: Vec::new(),
+            remotes: SmallVec::new(),
+            ports: SmallVec::new(),
             services: Vec::new(),
             evidence: m.evidence.clone(),
             evidence_remote: remote.to_canonical(),
@@ -252,9 +331,9 @@ impl Aggregator {
         for n in &m.names {
             add_capped(&mut e.names, n, MAX_NAMES);
         }
-        add_capped(&mut e.remotes, &remote.to_canonical(), MAX_REMOTES);
+        add_capped_small(&mut e.remotes, &remote.to_canonical(), MAX_REMOTES);
         if port != 0 {
-            add_capped(&mut e.ports, &port, MAX_PORTS);
+            add_capped_small(&mut e.ports, &port, MAX_PORTS);
         }
         if let Some(s) = &m.service {
             add_capped(&mut e.services, s, 8);
@@ -323,14 +402,7 @@ impl Aggregator {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
-        for (k, v) in o.exposures {
-            match self.exposures.get_mut(&k) {
-                Some(e) => e.merge(&v),
-                None => {
-                    self.exposures.insert(k, v);
-                }
-            }
-        }
+        self.exposures.merge(std::mem::take(&mut o.exposures));
         for (mac, d) in o.devices {
             let seen = d.seen_by.clone();
             for s in seen {

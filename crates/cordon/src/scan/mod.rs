@@ -51,8 +51,15 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let timings = std::env::var_os("CORDON_TIMINGS").is_some();
     let stage = |name: &str| {
         if timings {
+            // Resident memory, from /proc (Linux); absent elsewhere.
+            let rss = std::fs::read_to_string("/proc/self/statm")
+                .ok()
+                .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .map_or(String::new(), |p| {
+                    format!(", {} MiB resident", (p * 4096) >> 20)
+                });
             eprintln!(
-                "cordon: timing: {name} at {:.1} ms",
+                "cordon: timing: {name} at {:.1} ms{rss}",
                 started.elapsed().as_secs_f64() * 1e3
             );
         }

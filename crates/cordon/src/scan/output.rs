@@ -83,7 +83,7 @@ fn exposure_evidence(intel: &Intel, e: &super::aggregate::ExposureAgg) -> Vec<Ev
 pub struct Report<'a> {
     intel: &'a Intel,
     /// The aggregates, in table order.
-    table: &'a HashMap<ExposureKey, ExposureAgg>,
+    table: &'a super::aggregate::Exposures,
     /// Exposures, largest first.
     order: Vec<Ranked<'a>>,
     pub devices: Vec<Device>,
@@ -266,7 +266,7 @@ impl<'a> Report<'a> {
             last_seen: rfc3339_micros(e.last),
             names: e.names.iter().map(|n| n.to_string()).collect(),
             remotes: e.remotes.iter().map(|r| r.to_string()).collect(),
-            ports: e.ports.clone(),
+            ports: e.ports.to_vec(),
             services: e.services.iter().map(|s| s.to_string()).collect(),
             evidence: exposure_evidence(intel, e),
             designations: self.designations.get(entity).cloned().unwrap_or_default(),
@@ -295,7 +295,7 @@ impl<'a> Report<'a> {
         let reads_asset = cfg.policy.reads_asset();
         let mut decided: HashMap<Key<'_>, (String, Severity)> = HashMap::default();
         // In table order: memory is read in sequence (the sorted order would jump around).
-        for (k, e) in self.table {
+        for (k, e) in self.table.iter() {
             let inv = cfg.inventory.lookup_addr(k.0);
             let entity = &*intel.entity(k.1).id;
             let group = &*intel.entity(intel.group(k.1)).id;
