@@ -282,3 +282,15 @@ pub enum Record {
     Summary(Summary),
     Finding(Finding),
 }
+
+/// [`Record`] by reference, for writing: the same JSON without cloning the record first.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum RecordRef<'a> {
+    Exposure(&'a Exposure),
+    Device(&'a Device),
+    IndicatorMatch(&'a IndicatorMatch),
+    Anomaly(&'a AnomalyRecord),
+    Summary(&'a Summary),
+    Finding(&'a Finding),
+}

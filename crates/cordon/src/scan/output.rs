@@ -8,7 +8,7 @@ use crate::findings::Evaluation;
 use crate::findings::FindingConfig;
 use crate::model::{
     AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, Finding, InputSummary,
-    Record, Summary, WIRE_VERSION,
+    RecordRef, Summary, WIRE_VERSION,
 };
 use crate::model::{ExpiredWaiver, IndicatorMatch};
 use crate::output::{paint, Style};
@@ -407,10 +407,14 @@ impl<'a> Report<'a> {
     /// Builds the exposure records a batch at a time, evaluates their findings, and hands
     /// both to `f`; devices and their findings come last, as a batch of their own. Returns the
     /// totals and records them in the summary.
-    pub fn for_each_batch(
+    ///
+    /// `render` runs on every core, a batch at a time (it serialises, for JSONL); `f` gets
+    /// what it made, in order.
+    pub fn for_each_batch<R: Send>(
         &mut self,
         cfg: &FindingConfig,
-        mut f: impl FnMut(&[Exposure], &[Device], &[IndicatorMatch], &[Finding]) -> std::io::Result<()>,
+        render: impl Fn(&[Exposure], &[Device], &[IndicatorMatch], &[Finding]) -> R + Sync,
+        mut f: impl FnMut(R) -> std::io::Result<()>,
     ) -> std::io::Result<FindingTotals> {
         let mut totals = FindingTotals::default();
         let mut expired: Vec<ExpiredWaiver> = Vec::new();
@@ -438,25 +442,33 @@ impl<'a> Report<'a> {
         use rayon::prelude::*;
         let this = &*self;
         for group in self.order.chunks(BATCH * PARALLEL_BATCHES) {
-            let built: Vec<(Vec<Exposure>, Evaluation)> = group
+            let built: Vec<(R, Evaluation)> = group
                 .par_chunks(BATCH)
                 .map(|chunk| {
                     let batch: Vec<Exposure> =
                         chunk.iter().map(|r| this.exposure(&r.key, r.agg)).collect();
-                    let ev = cfg.apply(&batch, &[]);
-                    (batch, ev)
+                    let mut ev = cfg.apply(&batch, &[]);
+                    let made = render(&batch, &[], &[], &ev.findings);
+                    // What the tally reads is kept; the findings' bulk is freed here, on
+                    // this core.
+                    for f in &mut ev.findings {
+                        f.evidence = Vec::new();
+                        f.designations = Vec::new();
+                        f.regulations = Vec::new();
+                    }
+                    (made, ev)
                 })
                 .collect();
-            for (batch, mut ev) in built {
-                f(&batch, &[], &[], &ev.findings)?;
+            for (made, mut ev) in built {
+                f(made)?;
                 tally(&mut ev, &mut totals);
             }
         }
         let mut ev = cfg.apply(&[], &self.devices);
-        f(&[], &self.devices, &[], &ev.findings)?;
+        f(render(&[], &self.devices, &[], &ev.findings))?;
         tally(&mut ev, &mut totals);
         let mut ev = cfg.indicator_findings(&self.indicator_matches);
-        f(&[], &[], &self.indicator_matches, &ev.findings)?;
+        f(render(&[], &[], &self.indicator_matches, &ev.findings))?;
         tally(&mut ev, &mut totals);
         self.summary.indicator_matches = self.indicator_matches.len() as u64;
         self.summary.findings = count;
@@ -471,29 +483,38 @@ impl<'a> Report<'a> {
         cfg: &FindingConfig,
         out: &mut dyn Write,
     ) -> std::io::Result<bool> {
-        fn line(out: &mut dyn Write, r: &Record) -> std::io::Result<()> {
-            serde_json::to_writer(&mut *out, r)?;
-            out.write_all(b"\n")
+        fn line(out: &mut Vec<u8>, r: RecordRef<'_>) {
+            // Writing to memory fails only on a serialisation bug.
+            if serde_json::to_writer(&mut *out, &r).is_ok() {
+                out.push(b'\n');
+            }
         }
-        let totals = self.for_each_batch(cfg, |exposures, devices, matches, findings| {
+        let render = |exposures: &[Exposure],
+                      devices: &[Device],
+                      matches: &[IndicatorMatch],
+                      findings: &[Finding]| {
+            let mut buf = Vec::with_capacity(exposures.len() * 4096 + 1024);
             for e in exposures {
-                line(out, &Record::Exposure(e.clone()))?;
+                line(&mut buf, RecordRef::Exposure(e));
             }
             for d in devices {
-                line(out, &Record::Device(d.clone()))?;
+                line(&mut buf, RecordRef::Device(d));
             }
             for m in matches {
-                line(out, &Record::IndicatorMatch(m.clone()))?;
+                line(&mut buf, RecordRef::IndicatorMatch(m));
             }
             for f in findings {
-                line(out, &Record::Finding(f.clone()))?;
+                line(&mut buf, RecordRef::Finding(f));
             }
-            Ok(())
-        })?;
+            buf
+        };
+        let totals = self.for_each_batch(cfg, render, |buf| out.write_all(&buf))?;
+        let mut buf = Vec::new();
         for a in &self.anomalies {
-            line(out, &Record::Anomaly(a.clone()))?;
+            line(&mut buf, RecordRef::Anomaly(a));
         }
-        line(out, &Record::Summary(self.summary.clone()))?;
+        line(&mut buf, RecordRef::Summary(&self.summary));
+        out.write_all(&buf)?;
         out.flush()?;
         Ok(totals.fails)
     }
@@ -890,10 +911,14 @@ mod tests {
                 let mut full = Report::build(&intel, &agg, vec![], vec![], false);
                 let mut all: Vec<Finding> = Vec::new();
                 let want = full
-                    .for_each_batch(&cfg, |_, _, _, f| {
-                        all.extend_from_slice(f);
-                        Ok(())
-                    })
+                    .for_each_batch(
+                        &cfg,
+                        |_, _, _, f| f.to_vec(),
+                        |f| {
+                            all.extend(f);
+                            Ok(())
+                        },
+                    )
                     .unwrap();
                 let mut light = Report::build(&intel, &agg, vec![], vec![], false);
                 let got = light.tally(&cfg);
