@@ -151,7 +151,7 @@ impl Waivers {
         let today = date::parse_days(today).unwrap_or_else(date::today);
         let mut expired: Vec<ExpiredWaiver> = Vec::new();
         for w in &self.list {
-            let active = today <= w.expires_days;
+            let active = w.active_on(today);
             let mut matched = 0;
             for f in findings.iter_mut().filter(|f| w.matches(f)) {
                 matched += 1;
@@ -175,19 +175,19 @@ impl Waiver {
             &f.group,
             &f.entity,
             &f.rule,
-            &|| f.asset.clone(),
+            || f.asset.as_str(),
             f.asset_name.as_deref(),
         )
     }
 
     /// [`Waiver::matches`] on the parts of a finding not yet built; `asset` is called only
     /// when the waiver names an asset.
-    pub fn matches_parts(
+    pub fn matches_parts<S: AsRef<str>>(
         &self,
         group: &str,
         entity: &str,
         rule: &str,
-        asset: &dyn Fn() -> String,
+        asset: impl FnOnce() -> S,
         asset_name: Option<&str>,
     ) -> bool {
         self.group.as_ref().is_none_or(|g| g == group)
@@ -196,12 +196,17 @@ impl Waiver {
             && self
                 .asset
                 .as_ref()
-                .is_none_or(|a| asset_matches(a, &asset(), asset_name))
+                .is_none_or(|a| asset_matches(a, asset().as_ref(), asset_name))
     }
 
     /// Whether the waiver applies on `today` (`YYYY-MM-DD`; through its expiry day).
     pub fn active(&self, today: &str) -> bool {
-        date::parse_days(today).unwrap_or_else(date::today) <= self.expires_days
+        self.active_on(date::parse_days(today).unwrap_or_else(date::today))
+    }
+
+    /// [`Waiver::active`] on a day number.
+    fn active_on(&self, today: i64) -> bool {
+        today <= self.expires_days
     }
 
     /// The summary entry of an expired waiver that matched `matched` findings.

@@ -81,12 +81,13 @@ pub struct ExposureAgg {
     pub first: Micros,
     pub last: Micros,
     pub confidence: f32,
-    pub names: Vec<Arc<str>>,
-    /// Inline up to the first few: most exposures of a big scan have one remote and one
-    /// port, and a heap allocation each was a fifth of the memory of 166 k exposures.
+    /// The lists are inline while short: most exposures of a big scan have one remote, one
+    /// port and no name, and a heap allocation each was a fifth of the memory of 166 k
+    /// exposures.
+    pub names: SmallVec<[Arc<str>; 1]>,
     pub remotes: SmallVec<[IpAddr; 1]>,
     pub ports: SmallVec<[u16; 4]>,
-    pub services: Vec<Arc<str>>,
+    pub services: SmallVec<[Arc<str>; 1]>,
     pub evidence: Arc<Vec<Evidence>>,
     /// The remote the evidence is about: for an AS-only match the output adds its address
     /// and prefix.
@@ -98,17 +99,7 @@ pub struct ExposureAgg {
 /// Adds `v` to a sorted list that keeps the `cap` smallest distinct values: the result does
 /// not depend on the order values arrive in, so merging workers' aggregates in any order
 /// gives the same output.
-fn add_capped<T: Ord + Clone>(list: &mut Vec<T>, v: &T, cap: usize) {
-    if let Err(i) = list.binary_search(v) {
-        if i < cap {
-            list.insert(i, v.clone());
-            list.truncate(cap);
-        }
-    }
-}
-
-/// [`add_capped`] for a list kept inline while short.
-fn add_capped_small<A: smallvec::Array>(list: &mut SmallVec<A>, v: &A::Item, cap: usize)
+fn add_capped<A: smallvec::Array>(list: &mut SmallVec<A>, v: &A::Item, cap: usize)
 where
     A::Item: Ord + Clone,
 {
@@ -140,10 +131,10 @@ impl ExposureAgg {
             add_capped(&mut self.names, n, MAX_NAMES);
         }
         for r in &o.remotes {
-            add_capped_small(&mut self.remotes, r, MAX_REMOTES);
+            add_capped(&mut self.remotes, r, MAX_REMOTES);
         }
         for p in &o.ports {
-            add_capped_small(&mut self.ports, p, MAX_PORTS);
+            add_capped(&mut self.ports, p, MAX_PORTS);
         }
         for s in &o.services {
             add_capped(&mut self.services, s, 8);
@@ -192,10 +183,6 @@ impl Exposures {
 
     pub fn values(&self) -> impl Iterator<Item = &ExposureAgg> {
         self.items.iter().map(|(_, v)| v)
-    }
-
-    pub fn get(&self, k: &ExposureKey) -> Option<&ExposureAgg> {
-        self.index.get(k).map(|&i| &self.items[i as usize].1)
     }
 
     /// The aggregate of `k`, made by `new` when there is none yet.
@@ -306,10 +293,10 @@ impl Aggregator {
             first: f.first,
             last: f.last,
             confidence: m.confidence,
-            names: Vec::new(),
+            names: SmallVec::new(),
             remotes: SmallVec::new(),
             ports: SmallVec::new(),
-            services: Vec::new(),
+            services: SmallVec::new(),
             evidence: m.evidence.clone(),
             evidence_remote: remote.to_canonical(),
             by_address: m.by_address,
@@ -331,9 +318,9 @@ impl Aggregator {
         for n in &m.names {
             add_capped(&mut e.names, n, MAX_NAMES);
         }
-        add_capped_small(&mut e.remotes, &remote.to_canonical(), MAX_REMOTES);
+        add_capped(&mut e.remotes, &remote.to_canonical(), MAX_REMOTES);
         if port != 0 {
-            add_capped_small(&mut e.ports, &port, MAX_PORTS);
+            add_capped(&mut e.ports, &port, MAX_PORTS);
         }
         if let Some(s) = &m.service {
             add_capped(&mut e.services, s, 8);

@@ -109,13 +109,27 @@ struct Ranked<'a> {
 /// The order of exposures: most traffic, then most flows, then by key (unique).
 type Rank = (std::cmp::Reverse<u64>, std::cmp::Reverse<u64>, ExposureKey);
 
-fn rank(key: &ExposureKey, e: &ExposureAgg) -> Rank {
+fn rank_of(key: &ExposureKey, bytes_out: u64, bytes_in: u64, flows: u64) -> Rank {
     use std::cmp::Reverse;
     (
-        Reverse(e.bytes_out.saturating_add(e.bytes_in)),
-        Reverse(e.flows),
+        Reverse(bytes_out.saturating_add(bytes_in)),
+        Reverse(flows),
         *key,
     )
+}
+
+fn rank(key: &ExposureKey, e: &ExposureAgg) -> Rank {
+    rank_of(key, e.bytes_out, e.bytes_in, e.flows)
+}
+
+/// Adds expired waivers to a list, one entry per waiver, their match counts summed.
+fn merge_expired(into: &mut Vec<ExpiredWaiver>, from: Vec<ExpiredWaiver>) {
+    for x in from {
+        match into.iter_mut().find(|e| e.at == x.at) {
+            Some(e) => e.matched += x.matched,
+            None => into.push(x),
+        }
+    }
 }
 
 /// Exposure records written (or evaluated) per batch.
@@ -158,13 +172,7 @@ impl<'a> Report<'a> {
             .collect();
         // Keys are unique, so an unstable sort gives one order.
         use rayon::slice::ParallelSliceMut;
-        order.par_sort_unstable_by_key(|r| {
-            (
-                std::cmp::Reverse(r.bytes_out.saturating_add(r.bytes_in)),
-                std::cmp::Reverse(r.flows),
-                r.key,
-            )
-        });
+        order.par_sort_unstable_by_key(|r| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows));
         let mut designations_by: HashMap<EntityId, Vec<DesignationRef>> = HashMap::default();
         for r in &order {
             designations_by
@@ -299,11 +307,13 @@ impl<'a> Report<'a> {
             let inv = cfg.inventory.lookup_addr(k.0);
             let entity = &*intel.entity(k.1).id;
             let group = &*intel.entity(intel.group(k.1)).id;
+            // The inventory entry is named by its address (entries are borrowed from `cfg`
+            // for the whole loop); 0 for none.
             let key: Key<'_> = (
                 inv.map_or(0, |a| a as *const _ as usize),
                 k.1,
                 k.2,
-                &e.services,
+                &e.services[..],
             );
             let decide = || {
                 let services: Vec<String> = e.services.iter().map(|s| s.to_string()).collect();
@@ -325,9 +335,9 @@ impl<'a> Report<'a> {
                 &*decided.entry(key).or_insert_with(decide)
             };
             let mut waived = false;
+            let asset_name = inv.map(|a| a.name.as_str()).filter(|n| !n.is_empty());
             for (i, w) in cfg.waivers.list.iter().enumerate() {
-                let asset_name = inv.map(|a| a.name.as_str()).filter(|n| !n.is_empty());
-                if w.matches_parts(group, entity, rule, &|| k.0.to_string(), asset_name) {
+                if w.matches_parts(group, entity, rule, || k.0.to_string(), asset_name) {
                     matched[i] += 1;
                     waived |= active[i];
                 }
@@ -370,12 +380,7 @@ impl<'a> Report<'a> {
             cfg.indicator_findings(&self.indicator_matches),
         ] {
             totals.fails |= cfg.fails(&ev);
-            for x in ev.expired_waivers.drain(..) {
-                match expired.iter_mut().find(|e| e.at == x.at) {
-                    Some(e) => e.matched += x.matched,
-                    None => expired.push(x),
-                }
-            }
+            merge_expired(&mut expired, std::mem::take(&mut ev.expired_waivers));
             for f in ev.findings {
                 let sev = Severity::parse(&f.severity).unwrap_or(Severity::Info);
                 let c = counts.entry(sev).or_default();
@@ -420,12 +425,7 @@ impl<'a> Report<'a> {
         let mut expired: Vec<ExpiredWaiver> = Vec::new();
         let mut count = 0u64;
         let mut tally = |ev: &mut Evaluation, totals: &mut FindingTotals| {
-            for x in ev.expired_waivers.drain(..) {
-                match expired.iter_mut().find(|e| e.at == x.at) {
-                    Some(e) => e.matched += x.matched,
-                    None => expired.push(x),
-                }
-            }
+            merge_expired(&mut expired, std::mem::take(&mut ev.expired_waivers));
             totals.fails |= cfg.fails(ev);
             for fd in &ev.findings {
                 let c = totals.by_severity.entry(fd.severity.clone()).or_default();
@@ -483,11 +483,10 @@ impl<'a> Report<'a> {
         cfg: &FindingConfig,
         out: &mut dyn Write,
     ) -> std::io::Result<bool> {
-        fn line(out: &mut Vec<u8>, r: RecordRef<'_>) {
-            // Writing to memory fails only on a serialisation bug.
-            if serde_json::to_writer(&mut *out, &r).is_ok() {
-                out.push(b'\n');
-            }
+        fn line(out: &mut Vec<u8>, r: RecordRef<'_>) -> std::io::Result<()> {
+            serde_json::to_writer(&mut *out, &r)?;
+            out.push(b'\n');
+            Ok(())
         }
         let render = |exposures: &[Exposure],
                       devices: &[Device],
@@ -495,25 +494,25 @@ impl<'a> Report<'a> {
                       findings: &[Finding]| {
             let mut buf = Vec::with_capacity(exposures.len() * 4096 + 1024);
             for e in exposures {
-                line(&mut buf, RecordRef::Exposure(e));
+                line(&mut buf, RecordRef::Exposure(e))?;
             }
             for d in devices {
-                line(&mut buf, RecordRef::Device(d));
+                line(&mut buf, RecordRef::Device(d))?;
             }
             for m in matches {
-                line(&mut buf, RecordRef::IndicatorMatch(m));
+                line(&mut buf, RecordRef::IndicatorMatch(m))?;
             }
             for f in findings {
-                line(&mut buf, RecordRef::Finding(f));
+                line(&mut buf, RecordRef::Finding(f))?;
             }
-            buf
+            Ok::<_, std::io::Error>(buf)
         };
-        let totals = self.for_each_batch(cfg, render, |buf| out.write_all(&buf))?;
+        let totals = self.for_each_batch(cfg, render, |buf| out.write_all(&buf?))?;
         let mut buf = Vec::new();
         for a in &self.anomalies {
-            line(&mut buf, RecordRef::Anomaly(a));
+            line(&mut buf, RecordRef::Anomaly(a))?;
         }
-        line(&mut buf, RecordRef::Summary(&self.summary));
+        line(&mut buf, RecordRef::Summary(&self.summary))?;
         out.write_all(&buf)?;
         out.flush()?;
         Ok(totals.fails)
