@@ -383,10 +383,18 @@ struct Streamer<'a> {
 impl Streamer<'_> {
     /// Attributes the buffered flows. Call before reading `agg`.
     fn flush(&mut self) {
-        self.attr
-            .warm(self.batch.iter().flat_map(|f| [f.src, f.dst]));
+        let ips = || self.batch.iter().flat_map(|f| [f.src, f.dst]);
+        self.attr.warm(ips());
+        if let Some(m) = &self.matcher {
+            m.warm(ips());
+        }
+        let internal = self.internal;
         for f in self.batch.drain(..) {
-            self.agg.flow(&f, &mut self.attr, self.internal);
+            self.agg.flow(&f, &mut self.attr, internal);
+            if let Some(m) = self.matcher.as_mut() {
+                let obs = Observation::Flow(f);
+                m.observe(&obs, &|ip| internal.contains(ip));
+            }
         }
     }
 }
