@@ -5,6 +5,10 @@
 //! does no I/O, and never panics**; bad records become [`obs::Anomaly`]s with byte offsets.
 //! Each entry point has a cargo-fuzz target in `fuzz/`.
 
+// Decoders and indexes hold no `unsafe` (the workspace denies it; only the mapping of
+// input files in the `cordon` crate is allowed it).
+#![forbid(unsafe_code)]
+
 pub mod obs;
 
 // Packet captures (owner: capture decoders).

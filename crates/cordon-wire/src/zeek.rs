@@ -420,7 +420,22 @@ fn decode_body_with(
     let layout = |h: &Header| if fast { conn::Layout::new(h) } else { None };
     let mut conn_layout = layout(&h);
     let mut st = DecodeStats::default();
-    for (off, line) in logtext::lines(chunk) {
+    let mut pos = 0;
+    while pos < chunk.len() {
+        if let Some(l) = &mut conn_layout {
+            // Plain data lines in one pass; the general loop takes the line it stops at.
+            pos = conn::run(l, &h, chunk, pos, base_offset, sink, &mut st);
+        }
+        let Some(rest) = chunk.get(pos..).filter(|r| !r.is_empty()) else {
+            break;
+        };
+        let off = pos;
+        let end = memchr::memchr(b'\n', rest).map_or(chunk.len(), |i| off + i);
+        pos = end + 1;
+        let mut line = &chunk[off..end];
+        if let [head @ .., b'\r'] = line {
+            line = head;
+        }
         if line.is_empty() {
             continue;
         }

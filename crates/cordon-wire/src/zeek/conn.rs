@@ -12,9 +12,10 @@
 //! or addresses, needed columns past [`MAX_COLS`]) gets no layout and uses the general path.
 
 use super::{emit_conn, Conn, Header, LogKind, Out, Role, NROLES};
-use crate::logtext;
-use crate::obs::{AnomalyKind, Mac, Micros};
+use crate::logtext::{self, MAX_LINE};
+use crate::obs::{AnomalyKind, DecodeStats, Mac, Micros, Sink};
 use std::net::{IpAddr, Ipv4Addr};
+use wide::u8x16;
 
 /// Columns the fast path locates; a needed column past `MAX_COLS - 2` means no layout.
 /// (The last slot absorbs the positions of the columns past the needed ones.)
@@ -273,6 +274,126 @@ fn ip(line: &[u8], (start, end): (usize, usize)) -> Option<IpAddr> {
 /// Decodes one conn.log data line with layout `l`.
 pub(super) fn tsv_line(l: &mut Layout, h: &Header, line: &[u8], out: &mut Out<'_, '_>) {
     let n = split(line, h.separator, &mut l.ends);
+    fields(l, h, line, n, out);
+}
+
+/// Bytes the scanner classifies at once.
+const BLOCK: usize = 64;
+
+/// The separators and newlines among the [`BLOCK`] bytes of `data` from `at`, as bit masks
+/// (bit `i` for byte `at + i`). Past the end of `data` nothing matches.
+#[inline(always)]
+fn classify(data: &[u8], at: usize, sep: u8) -> (u64, u64) {
+    let block: [u8; BLOCK] = match data.get(at..at + BLOCK) {
+        Some(b) => <[u8; BLOCK]>::try_from(b).unwrap_or([0; BLOCK]),
+        None => {
+            // The padding must match neither the separator nor a newline.
+            let mut b = [if sep == 0 { 1 } else { 0 }; BLOCK];
+            let rest = data.get(at..).unwrap_or(&[]);
+            if let Some(head) = b.get_mut(..rest.len()) {
+                head.copy_from_slice(rest);
+            }
+            b
+        }
+    };
+    let (s, nl) = (u8x16::splat(sep), u8x16::splat(b'\n'));
+    let (mut seps, mut nls) = (0u64, 0u64);
+    for (k, lane) in block.chunks_exact(16).enumerate() {
+        let v = u8x16::new(<[u8; 16]>::try_from(lane).unwrap_or([0; 16]));
+        seps |= u64::from(v.simd_eq(s).to_bitmask()) << (16 * k);
+        nls |= u64::from(v.simd_eq(nl).to_bitmask()) << (16 * k);
+    }
+    (seps, nls)
+}
+
+/// Decodes the conn.log data lines of `chunk` from offset `pos` with layout `l`, until a
+/// line the general loop must see: a header or JSON line, an empty line, one starting with
+/// `\r`, or one longer than [`MAX_LINE`]. Returns that line's offset, or `chunk.len()`.
+///
+/// One pass classifies the bytes [`BLOCK`] at a time (SIMD compares where the target has
+/// them) and walks the bits: separators before a newline are the line's column ends, the
+/// newline ends the line. The columns and stats are exactly those of [`split`] over the
+/// lines `logtext::lines` cuts, which the differential tests check.
+pub(super) fn run(
+    l: &mut Layout,
+    h: &Header,
+    chunk: &[u8],
+    pos: usize,
+    base_offset: u64,
+    sink: &mut dyn Sink,
+    st: &mut DecodeStats,
+) -> usize {
+    let sep = h.separator;
+    let starts_plain =
+        |at: usize| !matches!(chunk.get(at), None | Some(b'#' | b'{' | b'\n' | b'\r'));
+    if !starts_plain(pos) {
+        return pos;
+    }
+    let mut line_start = pos;
+    let mut block = pos;
+    let (mut seps, mut nls) = classify(chunk, block, sep);
+    // Separators recorded for the current line.
+    let mut n = 0usize;
+    loop {
+        // The separators before the next newline of this block (all of them when none).
+        let e = if nls == 0 {
+            BLOCK
+        } else {
+            nls.trailing_zeros() as usize
+        };
+        let mut before = if e == BLOCK {
+            seps
+        } else {
+            seps & ((1u64 << e) - 1)
+        };
+        while before != 0 {
+            let at = block + before.trailing_zeros() as usize;
+            l.ends[n.min(MAX_COLS - 1)] = at - line_start;
+            n += 1;
+            before &= before - 1;
+        }
+        let line_end = if e == BLOCK {
+            block += BLOCK;
+            if block < chunk.len() {
+                (seps, nls) = classify(chunk, block, sep);
+                continue;
+            }
+            // The last line of the chunk, without a newline.
+            chunk.len()
+        } else {
+            seps &= !((2u64 << e).wrapping_sub(1));
+            nls &= nls - 1;
+            block + e
+        };
+        let mut line = chunk.get(line_start..line_end).unwrap_or(&[]);
+        if let [head @ .., b'\r'] = line {
+            line = head;
+        }
+        if line.len() > MAX_LINE {
+            return line_start;
+        }
+        if n < MAX_COLS - 1 {
+            l.ends[n] = line.len();
+        }
+        st.records += 1;
+        let mut out = Out {
+            sink: &mut *sink,
+            stats: &mut *st,
+            base: base_offset,
+            off: line_start,
+        };
+        fields(l, h, line, n + 1, &mut out);
+        line_start = line_end + 1;
+        n = 0;
+        if !starts_plain(line_start) {
+            return line_start.min(chunk.len());
+        }
+    }
+}
+
+/// Decodes one conn.log data line whose `n` column ends are in `l.ends`.
+#[inline(always)]
+fn fields(l: &mut Layout, h: &Header, line: &[u8], n: usize, out: &mut Out<'_, '_>) {
     if n != l.nfields {
         out.bad(
             AnomalyKind::Malformed,
@@ -511,8 +632,9 @@ mod tests {
         out
     }
 
-    /// A generated log: `header`, then `n` lines, some of them broken.
-    fn log(r: &mut Rng, header: &str, n: usize) -> Vec<u8> {
+    /// A generated log: `header`, then `n` lines, some of them broken; with `changes`, some
+    /// lines change the layout for a while.
+    fn log(r: &mut Rng, header: &str, n: usize, changes: bool) -> Vec<u8> {
         let h = parse_header(header.as_bytes()).expect("header");
         let sep = (h.separator as char).to_string();
         let mut out = header.as_bytes().to_vec();
@@ -525,7 +647,7 @@ mod tests {
                 1 => vals.push("extra".into()),
                 2 => vals.clear(),
                 3 => vals = vec!["{\"_path\":\"conn\"".into()],
-                4 => {
+                4 if changes => {
                     // A short-lived layout change inside the body, then the original one.
                     let fields = header.lines().find(|l| l.starts_with("#fields"));
                     let short = ["#fields", "ts", "id.orig_h", "id.resp_h"].join(&sep);
@@ -533,6 +655,12 @@ mod tests {
                     out.extend_from_slice(format!("{short}\n{data}\n").as_bytes());
                     vals = vec![fields.unwrap_or_default().to_string()];
                 }
+                5 => {
+                    // Over the line cap, separators included.
+                    let long = format!("1{sep}").repeat(crate::logtext::MAX_LINE / 2 + 8);
+                    vals = vec![long];
+                }
+                6 => vals.extend((0..MAX_COLS + 6).map(|i| i.to_string())),
                 _ => {}
             }
             out.extend_from_slice(vals.join(&sep).as_bytes());
@@ -552,7 +680,7 @@ mod tests {
         let mut r = Rng(7);
         let mut fast_used = 0;
         for header in headers() {
-            let input = log(&mut r, &header, 3000);
+            let input = log(&mut r, &header, 3000, true);
             let h = parse_header(&input).expect("header");
             fast_used += Layout::new(&h).is_some() as usize;
             let body = &input[h.body_start..];
@@ -564,6 +692,29 @@ mod tests {
                 fst.records > 2500 && fast.observations.len() > 1000,
                 "{fst:?}"
             );
+            // The last line without its newline, and the body cut into pieces anywhere
+            // between lines, decode alike. (A layout change inside the body holds for its
+            // chunk only, so these logs have none.)
+            let steady = log(&mut r, &header, 3000, false);
+            let body = &steady[h.body_start..];
+            let cut = body.strip_suffix(b"\n").unwrap_or(body);
+            let (mut whole, mut piecewise) = (VecSink::default(), VecSink::default());
+            let wst = decode_body(&h, cut, 0, &mut whole);
+            let mut pst = DecodeStats::default();
+            let mut at = 0;
+            while at < cut.len() {
+                let want = (at + 1 + r.below(5000) as usize).min(cut.len());
+                let end = memchr::memchr(b'\n', &cut[want..]).map_or(cut.len(), |i| want + i + 1);
+                pst.add(&decode_body(&h, &cut[at..end], at as u64, &mut piecewise));
+                at = end;
+            }
+            assert_eq!(wst, pst, "{header}");
+            assert_eq!(whole.observations, piecewise.observations, "{header}");
+            assert_eq!(whole.anomalies, piecewise.anomalies, "{header}");
+            let mut general_cut = VecSink::default();
+            let gcst = decode_body_general(&h, cut, 0, &mut general_cut);
+            assert_eq!(wst, gcst, "{header}");
+            assert_eq!(whole.observations, general_cut.observations, "{header}");
             for (i, (a, b)) in fast
                 .observations
                 .iter()
