@@ -156,33 +156,61 @@ pub struct DeviceAgg {
 
 pub type ExposureKey = (IpAddr, EntityId, Relationship);
 
-/// The exposures of a scan: a hash index of small entries into one dense array of
-/// aggregates. A hash map of the aggregates themselves copied every entry into fresh memory
-/// at each doubling; with 166 k exposures the page faults of that churn cost more than the
-/// aggregation. The array grows in place (large reallocations remap, not copy) and is read
-/// in sequence by the report.
+/// Exposures per segment of [`Exposures`]: 4096 × ~200 bytes, under a megabyte.
+const SEG_BITS: u32 = 12;
+const SEG: usize = 1 << SEG_BITS;
+
+/// The exposures of a scan: a hash index of small entries into segments of aggregates.
+///
+/// A hash map of the aggregates themselves copied every entry into fresh memory at each
+/// doubling, and so did one growing array; with 166 k exposures the page faults of that
+/// churn cost more than the aggregation. Segments never move: memory is touched once, and a
+/// merge adopts the other table's segments instead of copying its entries. The report reads
+/// them in sequence.
 #[derive(Clone, Default)]
 pub struct Exposures {
+    /// Where each exposure is: `segment << SEG_BITS | slot`.
     index: HashMap<ExposureKey, u32>,
-    items: Vec<(ExposureKey, ExposureAgg)>,
+    /// Live entries; a merge leaves the ones it folded into another as `None`.
+    segs: Vec<Vec<Option<(ExposureKey, ExposureAgg)>>>,
+    len: usize,
 }
 
 impl Exposures {
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
 
     /// Every exposure, in the order they were first seen (merges append).
     pub fn iter(&self) -> impl Iterator<Item = (&ExposureKey, &ExposureAgg)> {
-        self.items.iter().map(|(k, v)| (k, v))
+        self.segs.iter().flatten().flatten().map(|(k, v)| (k, v))
     }
 
     pub fn values(&self) -> impl Iterator<Item = &ExposureAgg> {
-        self.items.iter().map(|(_, v)| v)
+        self.iter().map(|(_, v)| v)
+    }
+
+    fn at(&mut self, i: u32) -> Option<&mut (ExposureKey, ExposureAgg)> {
+        let seg = self.segs.get_mut((i >> SEG_BITS) as usize)?;
+        seg.get_mut(i as usize & (SEG - 1))?.as_mut()
+    }
+
+    /// Appends an entry that is not in the index yet and indexes it.
+    fn push(&mut self, k: ExposureKey, v: ExposureAgg) -> u32 {
+        if self.segs.last().is_none_or(|s| s.len() == SEG) {
+            self.segs.push(Vec::with_capacity(SEG));
+        }
+        let seg = self.segs.len() - 1;
+        let last = &mut self.segs[seg];
+        let i = (seg as u32) << SEG_BITS | last.len() as u32;
+        last.push(Some((k, v)));
+        self.index.insert(k, i);
+        self.len += 1;
+        i
     }
 
     /// The aggregate of `k`, made by `new` when there is none yet.
@@ -192,26 +220,40 @@ impl Exposures {
         k: ExposureKey,
         new: impl FnOnce() -> ExposureAgg,
     ) -> &mut ExposureAgg {
-        let n = self.items.len() as u32;
-        let i = *self.index.entry(k).or_insert(n);
-        if i == n {
-            self.items.push((k, new()));
-        }
-        &mut self.items[i as usize].1
+        let i = match self.index.get(&k) {
+            Some(&i) => i,
+            None => self.push(k, new()),
+        };
+        // Every indexed position holds a live entry.
+        &mut self.at(i).expect("indexed exposure").1
     }
 
-    /// Adds `o`'s exposures: an existing one merges, a new one is appended.
-    fn merge(&mut self, o: Exposures) {
+    /// Adds `o`'s exposures: one this table has merges into it, the others stay where they
+    /// are and their segments move over.
+    fn merge(&mut self, mut o: Exposures) {
         self.index.reserve(o.len());
-        for (k, v) in o.items {
-            match self.index.get(&k) {
-                Some(&i) => self.items[i as usize].1.merge(&v),
-                None => {
-                    self.index.insert(k, self.items.len() as u32);
-                    self.items.push((k, v));
+        let base = self.segs.len() as u32;
+        for (si, seg) in o.segs.iter_mut().enumerate() {
+            for (slot, e) in seg.iter_mut().enumerate() {
+                let Some((k, v)) = e else { continue };
+                match self.index.get(k) {
+                    Some(&i) => {
+                        if let Some((_, mine)) = self.at(i) {
+                            mine.merge(v);
+                        }
+                        *e = None;
+                    }
+                    None => {
+                        let i = (base + si as u32) << SEG_BITS | slot as u32;
+                        self.index.insert(*k, i);
+                        self.len += 1;
+                    }
                 }
             }
         }
+        // Segments keep their places: the index encodes them, and pushes go to the last
+        // one while it has room (every segment is allocated for SEG entries).
+        self.segs.append(&mut o.segs);
     }
 }
 
