@@ -190,6 +190,16 @@ impl Exposures {
         self.segs.iter().flatten().flatten().map(|(k, v)| (k, v))
     }
 
+    /// Every exposure, on every core (segments in parallel).
+    pub fn par_iter(
+        &self,
+    ) -> impl rayon::iter::ParallelIterator<Item = (&ExposureKey, &ExposureAgg)> {
+        use rayon::prelude::*;
+        self.segs
+            .par_iter()
+            .flat_map_iter(|s| s.iter().flatten().map(|(k, v)| (k, v)))
+    }
+
     pub fn values(&self) -> impl Iterator<Item = &ExposureAgg> {
         self.iter().map(|(_, v)| v)
     }

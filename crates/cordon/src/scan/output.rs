@@ -84,8 +84,11 @@ pub struct Report<'a> {
     intel: &'a Intel,
     /// The aggregates, in table order.
     table: &'a super::aggregate::Exposures,
-    /// Exposures, largest first.
-    order: Vec<Ranked<'a>>,
+    /// The company groups the text summary shows, most traffic first.
+    groups: Vec<(EntityId, GroupView<'a>)>,
+    /// The exposures of each device's address, largest first (the text summary's "talks
+    /// to").
+    device_exposures: HashMap<IpAddr, Vec<Ranked<'a>>>,
     pub devices: Vec<Device>,
     /// Threat-indicator matches, when indicators were given.
     pub indicator_matches: Vec<IndicatorMatch>,
@@ -104,6 +107,114 @@ struct Ranked<'a> {
     bytes_in: u64,
     flows: u64,
     agg: &'a ExposureAgg,
+}
+
+/// Exposures listed per group in the text summary.
+const TOP_PER_GROUP: usize = 8;
+
+/// One company group of the text summary, gathered in one pass over the table (the lines
+/// shown need the best few exposures, not all of them sorted).
+#[derive(Default)]
+struct GroupView<'a> {
+    /// Bytes both ways, summed per exposure (the order of groups).
+    total: u64,
+    bytes_out: u64,
+    bytes_in: u64,
+    flows: u64,
+    exposures: usize,
+    /// Every exposure's asset until [`Gathered::finish`], then the distinct ones.
+    assets: Vec<IpAddr>,
+    entities: std::collections::BTreeSet<EntityId>,
+    /// The best exposures, best first.
+    top: Vec<Ranked<'a>>,
+}
+
+/// Keeps `list` the `cap` best by rank, best first.
+fn push_ranked<'a>(list: &mut Vec<Ranked<'a>>, r: Ranked<'a>, cap: usize) {
+    let key = |r: &Ranked<'_>| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows);
+    let at = list.partition_point(|x| key(x) < key(&r));
+    if at < cap {
+        list.insert(at, r);
+        list.truncate(cap);
+    }
+}
+
+/// What one pass over the table gathers for the text summary and the designations.
+#[derive(Default)]
+struct Gathered<'a> {
+    groups: HashMap<EntityId, GroupView<'a>>,
+    device_exposures: HashMap<IpAddr, Vec<Ranked<'a>>>,
+}
+
+impl<'a> Gathered<'a> {
+    fn add(&mut self, intel: &Intel, devices: &[IpAddr], r: Ranked<'a>) {
+        let g = self.groups.entry(intel.group(r.key.1)).or_default();
+        g.total = g
+            .total
+            .saturating_add(r.bytes_out.saturating_add(r.bytes_in));
+        g.bytes_out = g.bytes_out.saturating_add(r.bytes_out);
+        g.bytes_in = g.bytes_in.saturating_add(r.bytes_in);
+        g.flows = g.flows.wrapping_add(r.flows);
+        g.exposures += 1;
+        g.assets.push(r.key.0);
+        g.entities.insert(r.key.1);
+        push_ranked(&mut g.top, r, TOP_PER_GROUP);
+        if devices.contains(&r.key.0) {
+            self.device_exposures.entry(r.key.0).or_default().push(r);
+        }
+    }
+
+    fn merge(mut self, o: Gathered<'a>) -> Gathered<'a> {
+        for (id, v) in o.groups {
+            let g = self.groups.entry(id).or_default();
+            g.total = g.total.saturating_add(v.total);
+            g.bytes_out = g.bytes_out.saturating_add(v.bytes_out);
+            g.bytes_in = g.bytes_in.saturating_add(v.bytes_in);
+            g.flows = g.flows.wrapping_add(v.flows);
+            g.exposures += v.exposures;
+            g.assets.extend(v.assets);
+            g.entities.extend(v.entities);
+            for r in v.top {
+                push_ranked(&mut g.top, r, TOP_PER_GROUP);
+            }
+        }
+        for (ip, list) in o.device_exposures {
+            self.device_exposures.entry(ip).or_default().extend(list);
+        }
+        self
+    }
+
+    /// Groups by traffic (ties by id), distinct assets, device exposures ranked.
+    fn finish(
+        mut self,
+    ) -> (
+        Vec<(EntityId, GroupView<'a>)>,
+        HashMap<IpAddr, Vec<Ranked<'a>>>,
+    ) {
+        use rayon::slice::ParallelSliceMut;
+        let mut groups: Vec<(EntityId, GroupView<'a>)> = self.groups.into_iter().collect();
+        groups.sort_by_key(|(id, g)| (std::cmp::Reverse(g.total), *id));
+        for (_, g) in &mut groups {
+            g.assets.par_sort_unstable();
+            g.assets.dedup();
+        }
+        for list in self.device_exposures.values_mut() {
+            list.sort_unstable_by_key(|r| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows));
+        }
+        (groups, self.device_exposures)
+    }
+}
+
+impl<'a> Ranked<'a> {
+    fn of(key: &ExposureKey, agg: &'a ExposureAgg) -> Ranked<'a> {
+        Ranked {
+            key: *key,
+            bytes_out: agg.bytes_out,
+            bytes_in: agg.bytes_in,
+            flows: agg.flows,
+            agg,
+        }
+    }
 }
 
 /// The order of exposures: most traffic, then most flows, then by key (unique).
@@ -159,26 +270,6 @@ impl<'a> Report<'a> {
         anomalies: Vec<AnomalyRecord>,
         all_devices: bool,
     ) -> Report<'a> {
-        let mut order: Vec<Ranked<'_>> = agg
-            .exposures
-            .iter()
-            .map(|(k, e)| Ranked {
-                key: *k,
-                bytes_out: e.bytes_out,
-                bytes_in: e.bytes_in,
-                flows: e.flows,
-                agg: e,
-            })
-            .collect();
-        // Keys are unique, so an unstable sort gives one order.
-        use rayon::slice::ParallelSliceMut;
-        order.par_sort_unstable_by_key(|r| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows));
-        let mut designations_by: HashMap<EntityId, Vec<DesignationRef>> = HashMap::default();
-        for r in &order {
-            designations_by
-                .entry(r.key.1)
-                .or_insert_with(|| designations(intel, r.key.1));
-        }
         let mut devices: Vec<Device> = Vec::new();
         for (mac, d) in &agg.devices {
             let f = attribute::mac(intel, *mac);
@@ -217,6 +308,25 @@ impl<'a> Report<'a> {
             });
         }
         devices.sort_by(|a, b| (&a.group, &a.mac).cmp(&(&b.group, &b.mac)));
+        // One pass over the table, on every core: groups, device exposures, entities.
+        let device_ips: Vec<IpAddr> = devices
+            .iter()
+            .filter_map(|d| d.ip.as_deref()?.parse().ok())
+            .collect();
+        use rayon::prelude::*;
+        let gathered = agg
+            .exposures
+            .par_iter()
+            .fold(Gathered::default, |mut g, (k, e)| {
+                g.add(intel, &device_ips, Ranked::of(k, e));
+                g
+            })
+            .reduce(Gathered::default, Gathered::merge);
+        let (groups, device_exposures) = gathered.finish();
+        let mut designations_by: HashMap<EntityId, Vec<DesignationRef>> = HashMap::default();
+        for e in groups.iter().flat_map(|(_, g)| &g.entities) {
+            designations_by.insert(*e, designations(intel, *e));
+        }
         let summary = Summary {
             wire_version: WIRE_VERSION,
             cordon_version: env!("CARGO_PKG_VERSION").into(),
@@ -229,7 +339,7 @@ impl<'a> Report<'a> {
             anomalies: inputs.iter().map(|i| i.anomalies).sum(),
             inputs,
             flows: agg.flows,
-            exposures: order.len() as u64,
+            exposures: agg.exposures.len() as u64,
             devices: devices.len() as u64,
             first_seen: agg.first.map(rfc3339_micros),
             last_seen: agg.last.map(rfc3339_micros),
@@ -249,7 +359,8 @@ impl<'a> Report<'a> {
         Report {
             intel,
             table: &agg.exposures,
-            order,
+            groups,
+            device_exposures,
             devices,
             indicator_matches: Vec::new(),
             anomalies,
@@ -441,7 +552,15 @@ impl<'a> Report<'a> {
         // in order: memory holds at most PARALLEL_BATCHES batches of records.
         use rayon::prelude::*;
         let this = &*self;
-        for group in self.order.chunks(BATCH * PARALLEL_BATCHES) {
+        // Every exposure, largest first. Keys are unique, so an unstable sort gives one
+        // order.
+        let mut order: Vec<Ranked<'_>> = self
+            .table
+            .par_iter()
+            .map(|(k, e)| Ranked::of(k, e))
+            .collect();
+        order.par_sort_unstable_by_key(|r| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows));
+        for group in order.chunks(BATCH * PARALLEL_BATCHES) {
             let built: Vec<(R, Evaluation)> = group
                 .par_chunks(BATCH)
                 .map(|chunk| {
@@ -543,11 +662,7 @@ impl<'a> Report<'a> {
         // Exposures by group, then assets: totals from the aggregates, records built only for
         // the lines shown.
         let intel = self.intel;
-        let mut by_group: BTreeMap<EntityId, Vec<Ranked<'_>>> = BTreeMap::new();
-        for r in &self.order {
-            by_group.entry(intel.group(r.key.1)).or_default().push(*r);
-        }
-        if by_group.is_empty() {
+        if self.groups.is_empty() {
             writeln!(
                 out,
                 "{}",
@@ -556,22 +671,10 @@ impl<'a> Report<'a> {
         } else {
             writeln!(out, "{}", paint(Style::Bold, "Exposure by company"))?;
         }
-        let mut groups: Vec<(EntityId, Vec<Ranked<'_>>)> = by_group.into_iter().collect();
-        groups.sort_by_key(|(_, v)| {
-            std::cmp::Reverse(
-                v.iter()
-                    .map(|r| r.bytes_out.saturating_add(r.bytes_in))
-                    .fold(0u64, u64::saturating_add),
-            )
-        });
-        for (group, list) in groups {
-            let g = intel.entity(group);
-            let mut assets: Vec<IpAddr> = list.iter().map(|r| r.key.0).collect();
-            assets.sort_unstable();
-            assets.dedup();
-            let entities: std::collections::BTreeSet<EntityId> =
-                list.iter().map(|r| r.key.1).collect();
-            let lists: std::collections::BTreeSet<&str> = entities
+        for (group, v) in &self.groups {
+            let g = intel.entity(*group);
+            let lists: std::collections::BTreeSet<&str> = v
+                .entities
                 .iter()
                 .filter_map(|e| self.designations.get(e))
                 .flat_map(|ds| ds.iter().map(|d| d.list.as_str()))
@@ -581,17 +684,13 @@ impl<'a> Report<'a> {
                 "  {} {}  {} asset(s), {} flows, {} out / {} in  [{}]",
                 paint(Style::Alert, &g.id),
                 paint(Style::Dim, &g.name),
-                assets.len(),
-                list.iter().map(|r| r.flows).sum::<u64>(),
-                human_bytes(
-                    list.iter()
-                        .map(|r| r.bytes_out)
-                        .fold(0, u64::saturating_add)
-                ),
-                human_bytes(list.iter().map(|r| r.bytes_in).fold(0, u64::saturating_add)),
+                v.assets.len(),
+                v.flows,
+                human_bytes(v.bytes_out),
+                human_bytes(v.bytes_in),
                 lists.into_iter().collect::<Vec<_>>().join(", ")
             )?;
-            for Ranked { key: k, agg: e, .. } in list.iter().take(8) {
+            for Ranked { key: k, agg: e, .. } in &v.top {
                 let what: Vec<String> = if e.names.is_empty() {
                     e.remotes.iter().take(3).map(|r| r.to_string()).collect()
                 } else {
@@ -619,11 +718,11 @@ impl<'a> Report<'a> {
                     round2(e.confidence)
                 )?;
             }
-            if list.len() > 8 {
+            if v.exposures > TOP_PER_GROUP {
                 writeln!(
                     out,
                     "    … and {} more (see --format jsonl)",
-                    list.len() - 8
+                    v.exposures - TOP_PER_GROUP
                 )?;
             }
         }
@@ -635,10 +734,10 @@ impl<'a> Report<'a> {
             )?;
             for d in self.devices.iter().take(20) {
                 let ip: Option<IpAddr> = d.ip.as_deref().and_then(|i| i.parse().ok());
-                let phones: Vec<String> = self
-                    .order
-                    .iter()
-                    .filter(|r| Some(r.key.0) == ip)
+                let phones: Vec<String> = ip
+                    .and_then(|ip| self.device_exposures.get(&ip))
+                    .into_iter()
+                    .flatten()
                     .map(|r| format!("{} {}", intel.entity(r.key.1).id, r.key.2.as_str()))
                     .collect();
                 writeln!(
