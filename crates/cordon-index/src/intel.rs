@@ -469,6 +469,15 @@ impl IntelBuilder {
         for r in &asn_rules {
             intern(r.asn);
         }
+        // Which /24 blocks a range of an AS of concern touches.
+        let mut concern24 = vec![0u64; 1 << 18];
+        for &(start, end, i) in &v4 {
+            if asns.get(i as usize).is_some_and(|a| a.rule.is_some()) {
+                for b in (start >> 8)..=(end >> 8) {
+                    concern24[(b >> 6) as usize] |= 1 << (b & 63);
+                }
+            }
+        }
         let v4 = Ipv4Table::build(&v4).map_err(|m| err(&self.ip_dataset, m))?;
         let v6 = Ipv6Table::build(&v6);
 
@@ -484,6 +493,7 @@ impl IntelBuilder {
             asns,
             as_index,
             v4,
+            concern24,
             v6,
             domains,
             macs,
@@ -520,6 +530,10 @@ pub struct Intel {
     pub asns: Vec<AsInfo>,
     as_index: HashMap<u32, u32>,
     v4: Ipv4Table,
+    /// One bit per IPv4 /24: set when a range of an AS of concern touches it. 2 MiB that
+    /// stay in cache, where the table is tens of megabytes: most addresses of a scan are
+    /// cleared here without a table lookup (a miss to memory each).
+    concern24: Vec<u64>,
     v6: Ipv6Table,
     domains: DomainTable,
     macs: MacTable,
@@ -611,6 +625,16 @@ impl Intel {
     #[inline]
     pub fn lookup_v4(&self, ip: u32) -> Option<u32> {
         self.v4.lookup(ip)
+    }
+
+    /// False when no AS of concern has a range in `ip`'s /24: [`Intel::lookup_v4`] then
+    /// finds no AS with a rule. (True means maybe.)
+    #[inline]
+    pub fn may_be_of_concern_v4(&self, ip: u32) -> bool {
+        let b = ip >> 8;
+        self.concern24
+            .get((b >> 6) as usize)
+            .is_some_and(|w| w & (1 << (b & 63)) != 0)
     }
 
     pub fn as_info(&self, asn: u32) -> Option<&AsInfo> {

@@ -568,4 +568,46 @@ pub(crate) mod tests {
         std::fs::create_dir_all(&d).unwrap();
         d
     }
+
+    /// The /24 filter scans rely on never clears an address that an AS of concern holds:
+    /// random addresses and both ends of every bundled range are checked against the table.
+    #[test]
+    fn the_concern_filter_never_hides_an_as_of_concern() {
+        let intel = load(&Source::Bundled, None).unwrap().intel;
+        let of_concern = |a: u32| {
+            intel
+                .lookup_v4(a)
+                .is_some_and(|i| intel.asns[i as usize].rule.is_some())
+        };
+        let mut x = 0x9e37_79b9_u32;
+        let mut cleared = 0;
+        for _ in 0..2_000_000 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if !intel.may_be_of_concern_v4(x) {
+                cleared += 1;
+                assert!(!of_concern(x), "{}", std::net::Ipv4Addr::from(x));
+            }
+        }
+        assert!(
+            cleared > 1_000_000,
+            "the filter clears most of the space: {cleared}"
+        );
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../intel/derived/prefixes-v4.csv"),
+        )
+        .unwrap();
+        let mut checked = 0;
+        for line in text.lines().skip(1) {
+            for f in line.split(',').take(2) {
+                let a: std::net::Ipv4Addr = f.parse().unwrap();
+                let a = u32::from(a);
+                assert!(!of_concern(a) || intel.may_be_of_concern_v4(a), "{f}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 20_000);
+        assert!(intel.may_be_of_concern_v4(u32::from(std::net::Ipv4Addr::new(47, 88, 1, 2))));
+    }
 }

@@ -89,7 +89,10 @@ impl<'a> Attributor<'a> {
         let mut acc = 0u32;
         for ip in ips {
             if let IpAddr::V4(a) = ip {
-                acc = acc.wrapping_add(self.intel.lookup_v4(u32::from(a)).unwrap_or(0));
+                let a = u32::from(a);
+                if self.intel.may_be_of_concern_v4(a) {
+                    acc = acc.wrapping_add(self.intel.lookup_v4(a).unwrap_or(0));
+                }
             }
         }
         std::hint::black_box(acc);
@@ -111,7 +114,11 @@ impl<'a> Attributor<'a> {
             // every address of the AS.
             let (asn, v6) = match ip.to_canonical() {
                 IpAddr::V4(v4) => {
-                    let i = self.intel.lookup_v4(u32::from(v4))?;
+                    let a = u32::from(v4);
+                    if !self.intel.may_be_of_concern_v4(a) {
+                        return None;
+                    }
+                    let i = self.intel.lookup_v4(a)?;
                     let info = &self.intel.asns[i as usize];
                     info.rule?;
                     (info.asn, false)
