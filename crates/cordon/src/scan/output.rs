@@ -85,10 +85,10 @@ pub struct Report<'a> {
     /// The aggregates, in table order.
     table: &'a super::aggregate::Exposures,
     /// The company groups the text summary shows, most traffic first.
-    groups: Vec<(EntityId, GroupView<'a>)>,
+    groups: Groups<'a>,
     /// The exposures of each device's address, largest first (the text summary's "talks
     /// to").
-    device_exposures: HashMap<IpAddr, Vec<Ranked<'a>>>,
+    device_exposures: DeviceExposures<'a>,
     pub devices: Vec<Device>,
     /// Threat-indicator matches, when indicators were given.
     pub indicator_matches: Vec<IndicatorMatch>,
@@ -128,6 +128,9 @@ struct GroupView<'a> {
     /// The best exposures, best first.
     top: Vec<Ranked<'a>>,
 }
+
+type Groups<'a> = Vec<(EntityId, GroupView<'a>)>;
+type DeviceExposures<'a> = HashMap<IpAddr, Vec<Ranked<'a>>>;
 
 /// Keeps `list` the `cap` best by rank, best first.
 fn push_ranked<'a>(list: &mut Vec<Ranked<'a>>, r: Ranked<'a>, cap: usize) {
@@ -185,14 +188,9 @@ impl<'a> Gathered<'a> {
     }
 
     /// Groups by traffic (ties by id), distinct assets, device exposures ranked.
-    fn finish(
-        mut self,
-    ) -> (
-        Vec<(EntityId, GroupView<'a>)>,
-        HashMap<IpAddr, Vec<Ranked<'a>>>,
-    ) {
+    fn finish(mut self) -> (Groups<'a>, DeviceExposures<'a>) {
         use rayon::slice::ParallelSliceMut;
-        let mut groups: Vec<(EntityId, GroupView<'a>)> = self.groups.into_iter().collect();
+        let mut groups: Groups<'a> = self.groups.into_iter().collect();
         groups.sort_by_key(|(id, g)| (std::cmp::Reverse(g.total), *id));
         for (_, g) in &mut groups {
             g.assets.par_sort_unstable();
