@@ -10,6 +10,10 @@
 //! **Everything here is built once, then frozen: lookups take `&self`, never allocate on the
 //! IPv4 path and never lock.** Newer data means building a new value and swapping it in.
 
+// Decoders and indexes hold no `unsafe` (the workspace denies it; only the mapping of
+// input files in the `cordon` crate is allowed it).
+#![forbid(unsafe_code)]
+
 pub mod domain;
 pub mod intel;
 pub mod ipv4;

@@ -166,6 +166,11 @@ pub struct ScanArgs {
     pub all_devices: bool,
     /// Show the progress bar even with --format jsonl (it goes to stderr, and only to a
     /// terminal).
+    /// Read input files instead of mapping them into memory. Mapping is faster, but a file
+    /// truncated while cordon reads it ends the process (SIGBUS); use this for files that
+    /// another program may truncate during the scan.
+    #[arg(long)]
+    pub no_mmap: bool,
     #[arg(long)]
     pub progress: bool,
     /// Asset inventory (CSV or JSON: cidr|ip|mac, name, owner, tags, data) that names assets

@@ -106,7 +106,8 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut summaries: Vec<InputSummary> = Vec::new();
     let mut opened: Vec<Input> = Vec::new();
     for item in source::walk(&a.paths) {
-        let opened_input = item.and_then(|p| Input::open(&p).map_err(|e| (p, format!("{e:#}"))));
+        let opened_input =
+            item.and_then(|p| Input::open(&p, !a.no_mmap).map_err(|e| (p, format!("{e:#}"))));
         match opened_input {
             Ok(i) if i.format == Format::Unknown => summaries.push(failed(
                 &i.path,
@@ -458,45 +459,80 @@ fn stream(
         return (s, st.agg, st.anomalies, st.matcher);
     };
     // Zeek TSV conn: chunks cut on newlines, decoded in parallel, merged.
-    let compressed = input.compression.is_some();
     let workers = rayon::current_num_threads().max(1);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(workers * 2);
-    let rx = Mutex::new(rx);
-    // Spent chunk buffers go back to the reader.
-    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let results: Mutex<Vec<(Streamer<'_>, DecodeStats)>> = Mutex::new(Vec::new());
-    let read_result = std::thread::scope(|s| {
-        for _ in 0..workers {
-            let spent = spent_tx.clone();
-            let (rx, header, results, new) = (&rx, &header, &results, &new);
-            s.spawn(move || {
-                let mut st = new();
-                let mut stats = DecodeStats::default();
-                loop {
-                    let next = rx.lock().map(|r| r.recv());
-                    let Ok(Ok((chunk, off))) = next else { break };
-                    stats.add(&zeek::decode_body(header, &chunk, off, &mut st));
-                    let _ = spent.send(chunk);
-                }
-                st.flush();
-                if let Ok(mut r) = results.lock() {
-                    r.push((st, stats));
-                }
-            });
-        }
-        let recycle = || spent_rx.try_recv().ok();
-        let r = input.for_each_line_chunk(CHUNK, recycle, |chunk, off| {
-            if !compressed {
-                progress.inc(chunk.len() as u64);
+    let decode = |chunk: &[u8], off: u64, st: &mut Streamer<'_>, stats: &mut DecodeStats| {
+        stats.add(&zeek::decode_body(&header, chunk, off, st));
+    };
+    let read_result = if let Some(map) = input.mapped() {
+        // Mapped: each worker cuts the next chunk itself, no copy and no reader thread.
+        let data: &[u8] = &map;
+        let next = Mutex::new(0usize);
+        let take = || {
+            let mut at = next.lock().ok()?;
+            let start = *at;
+            let want = start.saturating_add(CHUNK).min(data.len());
+            let end = memchr::memchr(b'\n', data.get(want..)?).map_or(data.len(), |i| want + i + 1);
+            *at = end;
+            (start < end).then_some((start, end))
+        };
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let (take, decode, results, new) = (&take, &decode, &results, &new);
+                s.spawn(move || {
+                    let mut st = new();
+                    let mut stats = DecodeStats::default();
+                    while let Some((a, b)) = take() {
+                        decode(&data[a..b], a as u64, &mut st, &mut stats);
+                        progress.inc((b - a) as u64);
+                    }
+                    st.flush();
+                    if let Ok(mut r) = results.lock() {
+                        r.push((st, stats));
+                    }
+                });
             }
-            tx.send((chunk, off)).context("decoder threads stopped")
         });
-        if compressed {
-            progress.inc(size);
-        }
-        drop(tx);
-        r
-    });
+        Ok(())
+    } else {
+        // Read: one reader hands chunks to the workers and takes their spent buffers back.
+        let compressed = input.compression.is_some();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(workers * 2);
+        let rx = Mutex::new(rx);
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                let spent = spent_tx.clone();
+                let (rx, decode, results, new) = (&rx, &decode, &results, &new);
+                s.spawn(move || {
+                    let mut st = new();
+                    let mut stats = DecodeStats::default();
+                    loop {
+                        let next = rx.lock().map(|r| r.recv());
+                        let Ok(Ok((chunk, off))) = next else { break };
+                        decode(&chunk, off, &mut st, &mut stats);
+                        let _ = spent.send(chunk);
+                    }
+                    st.flush();
+                    if let Ok(mut r) = results.lock() {
+                        r.push((st, stats));
+                    }
+                });
+            }
+            let recycle = || spent_rx.try_recv().ok();
+            let r = input.for_each_line_chunk(CHUNK, recycle, |chunk, off| {
+                if !compressed {
+                    progress.inc(chunk.len() as u64);
+                }
+                tx.send((chunk, off)).context("decoder threads stopped")
+            });
+            if compressed {
+                progress.inc(size);
+            }
+            drop(tx);
+            r
+        })
+    };
     let mut agg = Aggregator::default();
     let mut anomalies = Vec::new();
     let mut stats = DecodeStats::default();
