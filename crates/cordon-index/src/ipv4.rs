@@ -4,56 +4,52 @@
 //! several values points instead to a group of 256 entries in `tbl8`. A lookup is one or two
 //! memory reads, with no branches that depend on the table's shape beyond one flag test.
 //!
-//! `tbl24` is stored as 256 pages of 2^16 entries, one per /8, allocated only when a range
-//! touches that /8: the bundled snapshot (a few thousand ranges) then costs a few MiB, not
-//! 64 MiB, while the page directory (4 KiB) stays in the fastest cache.
+//! `tbl24` is stored as 256 pages of 2^16 entries, one per /8, each with its own `tbl8`
+//! groups. **A page is built the first time a lookup reaches its /8**, from the segments
+//! that fall in it: loading the snapshot then costs no page at all (tens of megabytes of
+//! fresh memory for a full table, which was most of cordon's start-up), a scan builds only
+//! the pages its addresses reach, on the cores that reach them, and the page directory
+//! (256 slots) stays in the fastest cache.
 //!
 //! **Entries are `value + 1`, so 0 means "no range covers this address".** The top bit of a
 //! `tbl24` entry marks a pointer to a `tbl8` group; values are therefore below `2^31 - 1`.
-//! The table is built once from disjoint segments ([`crate::ranges::flatten`]) and is
-//! immutable afterwards.
+//! The table is built from disjoint segments ([`crate::ranges::flatten`]); what a lookup
+//! returns never changes (a page is a cache of the segments, filled once).
 
 use crate::ranges::{flatten, Segment};
+use std::sync::OnceLock;
 
 const EXT: u32 = 1 << 31;
 /// The largest value a range may carry.
 pub const MAX_VALUE: u32 = EXT - 2;
 
-type Page = Box<[u32; 1 << 16]>;
-
-pub struct Ipv4Table {
-    /// By the first octet: the entries of the /24 blocks in that /8, if any range touches it.
-    tbl24: Vec<Option<Page>>,
+/// The /24 blocks of one /8, and the 256-entry groups of the blocks that are split.
+struct Page {
+    tbl24: Box<[u32; 1 << 16]>,
     tbl8: Vec<u32>,
-    /// The disjoint segments, kept to say which range an address fell in (for explanations;
-    /// not used by [`Ipv4Table::lookup`]).
-    segments: Vec<Segment<u32>>,
 }
 
-impl Ipv4Table {
-    /// Builds the table from inclusive `(start, end, value)` ranges; nested ranges follow
-    /// longest-prefix semantics. Values above [`MAX_VALUE`] are rejected.
-    pub fn build(ranges: &[(u32, u32, u32)]) -> Result<Ipv4Table, String> {
-        if let Some(r) = ranges.iter().find(|r| r.2 > MAX_VALUE) {
-            return Err(format!("range value {} exceeds {}", r.2, MAX_VALUE));
-        }
-        let segments = flatten(ranges);
-        let mut t = Ipv4Table {
-            tbl24: (0..256).map(|_| None).collect(),
+impl Page {
+    /// The page of /8 `octet` from the segments that overlap it (clipped to it).
+    fn build(octet: u32, segments: &[Segment<u32>]) -> Page {
+        let mut p = Page {
+            tbl24: vec![0u32; 1 << 16]
+                .into_boxed_slice()
+                .try_into()
+                .expect("page of 2^16 entries"),
             tbl8: Vec::new(),
-            segments: Vec::new(),
         };
-        for s in &segments {
-            t.paint(s);
+        let (lo, hi) = (octet << 24, octet << 24 | 0x00ff_ffff);
+        let first = segments.partition_point(|s| s.end < lo);
+        for s in segments[first..].iter().take_while(|s| s.start <= hi) {
+            p.paint(s.start.max(lo), s.end.min(hi), s.value + 1);
         }
-        t.segments = segments;
-        Ok(t)
+        p
     }
 
-    fn paint(&mut self, s: &Segment<u32>) {
-        let v = s.value + 1;
-        let (sb, eb) = (s.start >> 8, s.end >> 8);
-        let (lo, hi) = (s.start & 0xff, s.end & 0xff);
+    fn paint(&mut self, start: u32, end: u32, v: u32) {
+        let (sb, eb) = (start >> 8 & 0xffff, end >> 8 & 0xffff);
+        let (lo, hi) = (start & 0xff, end & 0xff);
         if sb == eb {
             self.partial(sb, lo, hi, v);
             return;
@@ -65,24 +61,13 @@ impl Ipv4Table {
         self.partial(eb, 0, hi, v);
     }
 
-    /// The `tbl24` entry of a /24 block, allocating its page.
-    fn entry(&mut self, block: u32) -> &mut u32 {
-        let page = self.tbl24[(block >> 16) as usize].get_or_insert_with(|| {
-            vec![0u32; 1 << 16]
-                .into_boxed_slice()
-                .try_into()
-                .expect("page of 2^16 entries")
-        });
-        &mut page[(block & 0xffff) as usize]
-    }
-
     fn full(&mut self, block: u32, v: u32) {
-        let e = *self.entry(block);
+        let e = self.tbl24[block as usize];
         if e & EXT != 0 {
             let g = ((e & !EXT) as usize) << 8;
             self.tbl8[g..g + 256].fill(v);
         } else {
-            *self.entry(block) = v;
+            self.tbl24[block as usize] = v;
         }
     }
 
@@ -90,30 +75,67 @@ impl Ipv4Table {
         if lo == 0 && hi == 0xff {
             return self.full(block, v);
         }
-        let e = *self.entry(block);
+        let e = self.tbl24[block as usize];
         let g = if e & EXT != 0 {
             (e & !EXT) as usize
         } else {
             let g = self.tbl8.len() >> 8;
             self.tbl8.extend(std::iter::repeat_n(e, 256));
-            *self.entry(block) = EXT | g as u32;
+            self.tbl24[block as usize] = EXT | g as u32;
             g
         };
         let base = g << 8;
         self.tbl8[base + lo as usize..=base + hi as usize].fill(v);
     }
+}
+
+pub struct Ipv4Table {
+    /// By the first octet: the page of that /8 once a lookup has reached it.
+    pages: Vec<OnceLock<Page>>,
+    /// Which /8s any segment touches (the others have no page to build).
+    touched: [bool; 256],
+    /// The disjoint segments: the source of the pages, and which range an address fell in
+    /// (for explanations).
+    segments: Vec<Segment<u32>>,
+}
+
+impl Ipv4Table {
+    /// Builds the table from inclusive `(start, end, value)` ranges; nested ranges follow
+    /// longest-prefix semantics. Values above [`MAX_VALUE`] are rejected.
+    pub fn build(ranges: &[(u32, u32, u32)]) -> Result<Ipv4Table, String> {
+        if let Some(r) = ranges.iter().find(|r| r.2 > MAX_VALUE) {
+            return Err(format!("range value {} exceeds {}", r.2, MAX_VALUE));
+        }
+        let segments = flatten(ranges);
+        let mut touched = [false; 256];
+        for s in &segments {
+            for o in s.start >> 24..=s.end >> 24 {
+                touched[o as usize] = true;
+            }
+        }
+        Ok(Ipv4Table {
+            pages: (0..256).map(|_| OnceLock::new()).collect(),
+            touched,
+            segments,
+        })
+    }
+
+    fn page(&self, octet: u32) -> Option<&Page> {
+        if !self.touched[octet as usize] {
+            return None;
+        }
+        Some(self.pages[octet as usize].get_or_init(|| Page::build(octet, &self.segments)))
+    }
 
     /// The value of the most specific range holding `ip`, if any.
     #[inline]
     pub fn lookup(&self, ip: u32) -> Option<u32> {
-        let Some(page) = &self.tbl24[(ip >> 24) as usize] else {
-            return None;
-        };
-        let e = page[((ip >> 8) & 0xffff) as usize];
+        let page = self.page(ip >> 24)?;
+        let e = page.tbl24[((ip >> 8) & 0xffff) as usize];
         let e = if e & EXT == 0 {
             e
         } else {
-            self.tbl8[(((e & !EXT) as usize) << 8) | (ip & 0xff) as usize]
+            page.tbl8[(((e & !EXT) as usize) << 8) | (ip & 0xff) as usize]
         };
         e.checked_sub(1)
     }
@@ -133,15 +155,28 @@ impl Ipv4Table {
         (ip <= s.end).then_some((s.start, s.end))
     }
 
-    /// Number of /24 blocks split into a second-level group.
+    /// Number of /24 blocks split into a second-level group, in the pages built so far.
     pub fn groups(&self) -> usize {
-        self.tbl8.len() >> 8
+        self.pages
+            .iter()
+            .filter_map(OnceLock::get)
+            .map(|p| p.tbl8.len() >> 8)
+            .sum()
     }
 
-    /// Bytes held by the two tables.
+    /// Bytes the table holds once every page is built (pages of the /8s the segments
+    /// touch, their groups, the segments).
     pub fn memory_bytes(&self) -> usize {
-        let pages = self.tbl24.iter().filter(|p| p.is_some()).count();
-        (pages << 16) * 4 + self.tbl8.len() * 4 + self.segments.len() * 12
+        let pages = self.touched.iter().filter(|&&t| t).count();
+        let split_blocks = self
+            .segments
+            .iter()
+            .flat_map(|s| [s.start, s.end.wrapping_add(1)])
+            .filter(|b| b & 0xff != 0)
+            .map(|b| b >> 8)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        (pages << 16) * 4 + split_blocks * 256 * 4 + self.segments.len() * 12
     }
 }
 
@@ -183,7 +218,7 @@ mod tests {
         for (a, want) in cases {
             assert_eq!(t.lookup(ip(a)), want, "{a}");
         }
-        assert_eq!(t.groups(), 4);
+        assert_eq!(t.groups(), 4, "pages built by the lookups above");
         assert_eq!(
             t.range_of(ip("47.88.1.2")),
             Some((ip("47.88.1.0"), ip("47.88.1.127")))
