@@ -256,6 +256,13 @@ pub struct Anomaly {
 pub trait Sink {
     fn observe(&mut self, obs: Observation);
     fn anomaly(&mut self, anomaly: Anomaly);
+    /// Whether a flow between `src` and `dst` needs its ports, packet counts and protocol.
+    /// When this says no, a decoder may leave them zero to save parsing them; times,
+    /// addresses, byte counts, MACs, uid, stats and anomalies are the same either way. The
+    /// default is yes.
+    fn wants_detail(&mut self, _src: IpAddr, _dst: IpAddr) -> bool {
+        true
+    }
 }
 
 /// A sink that keeps everything, for tests and small inputs.

@@ -421,7 +421,15 @@ fn fields(l: &mut Layout, h: &Header, line: &[u8], n: usize, out: &mut Out<'_, '
     } else {
         None
     };
-    let proto = match text(Role::Proto) {
+    let orig_h = span(Role::OrigH).and_then(|s| ip(line, s));
+    let resp_h = span(Role::RespH).and_then(|s| ip(line, s));
+    // Ports, packets and protocol only for the flows the sink asks them for.
+    let detail = match (orig_h, resp_h) {
+        (Some(a), Some(b)) => out.sink.wants_detail(a, b),
+        _ => true,
+    };
+    let u64_of_detail = |r: Role| if detail { u64_of(r) } else { None };
+    let proto = match if detail { text(Role::Proto) } else { None } {
         Some(b"tcp") => Some("tcp"),
         Some(b"udp") => Some("udp"),
         Some(b"icmp") => Some("icmp"),
@@ -442,18 +450,18 @@ fn fields(l: &mut Layout, h: &Header, line: &[u8], n: usize, out: &mut Out<'_, '
             ts: span(Role::Ts).and_then(|s| secs_micros(line, s)),
             duration: span(Role::Duration).and_then(|s| secs_micros(line, s)),
             uid,
-            orig_h: span(Role::OrigH).and_then(|s| ip(line, s)),
-            resp_h: span(Role::RespH).and_then(|s| ip(line, s)),
-            orig_p: u64_of(Role::OrigP).and_then(|v| u16::try_from(v).ok()),
-            resp_p: u64_of(Role::RespP).and_then(|v| u16::try_from(v).ok()),
+            orig_h,
+            resp_h,
+            orig_p: u64_of_detail(Role::OrigP).and_then(|v| u16::try_from(v).ok()),
+            resp_p: u64_of_detail(Role::RespP).and_then(|v| u16::try_from(v).ok()),
             proto,
-            ip_proto: u64_of(Role::IpProto).and_then(|v| u8::try_from(v).ok()),
+            ip_proto: u64_of_detail(Role::IpProto).and_then(|v| u8::try_from(v).ok()),
             orig_bytes: orig_ip_bytes.or_else(|| u64_of(Role::OrigBytes)),
             resp_bytes: resp_ip_bytes.or_else(|| u64_of(Role::RespBytes)),
             orig_ip_bytes,
             resp_ip_bytes,
-            orig_pkts: u64_of(Role::OrigPkts),
-            resp_pkts: u64_of(Role::RespPkts),
+            orig_pkts: u64_of_detail(Role::OrigPkts),
+            resp_pkts: u64_of_detail(Role::RespPkts),
             orig_l2: mac(Role::OrigL2),
             resp_l2: mac(Role::RespL2),
         },
@@ -730,6 +738,59 @@ mod tests {
             fast_used, 6,
             "all headers but the numeric marker take the fast path"
         );
+    }
+
+    /// A sink that declines the detail of some flows (by their addresses).
+    #[derive(Default)]
+    struct Frugal(VecSink);
+
+    impl crate::obs::Sink for Frugal {
+        fn observe(&mut self, obs: crate::obs::Observation) {
+            self.0.observe(obs)
+        }
+        fn anomaly(&mut self, a: crate::obs::Anomaly) {
+            self.0.anomaly(a)
+        }
+        fn wants_detail(&mut self, src: IpAddr, dst: IpAddr) -> bool {
+            (src.is_ipv4() as u8 + dst.is_ipv4() as u8) % 2 == 1 || src.to_string().ends_with('7')
+        }
+    }
+
+    /// Declining the detail of a flow changes its ports, packets and protocol only.
+    #[test]
+    fn declined_detail_changes_nothing_else() {
+        use crate::obs::Observation;
+        let mut r = Rng(23);
+        let (mut declined, mut kept) = (0, 0);
+        for header in headers() {
+            let input = log(&mut r, &header, 2000, true);
+            let h = parse_header(&input).expect("header");
+            let body = &input[h.body_start..];
+            // The general path parses everything; the fast path may skip.
+            let fast = Layout::new(&h).is_some();
+            let (mut all, mut frugal) = (VecSink::default(), Frugal::default());
+            let ast = decode_body(&h, body, 0, &mut all);
+            let fst = decode_body(&h, body, 0, &mut frugal);
+            assert_eq!(ast, fst, "{header}");
+            assert_eq!(all.anomalies, frugal.0.anomalies, "{header}");
+            assert_eq!(all.observations.len(), frugal.0.observations.len());
+            for (a, f) in all.observations.iter().zip(&frugal.0.observations) {
+                let (Observation::Flow(a), Observation::Flow(f)) = (a, f) else {
+                    assert_eq!(a, f);
+                    continue;
+                };
+                let mut want = a.clone();
+                if !fast || Frugal::default().wants_detail(a.src, a.dst) {
+                    kept += 1;
+                } else {
+                    declined += 1;
+                    (want.sport, want.dport, want.proto) = (0, 0, crate::obs::IpProto(0));
+                    (want.packets_out, want.packets_in) = (0, 0);
+                }
+                assert_eq!(&want, f, "{header}");
+            }
+        }
+        assert!(declined > 1000 && kept > 1000, "{declined} {kept}");
     }
 
     #[test]

@@ -83,6 +83,14 @@ impl<'a> Attributor<'a> {
         }
     }
 
+    pub fn intel(&self) -> &'a Intel {
+        self.intel
+    }
+
+    pub fn names(&self) -> &'a NameIndex {
+        self.names
+    }
+
     /// Looks up the addresses' table entries back to back, so that the memory accesses of a
     /// batch overlap; the lookups that follow in [`Attributor::remote`] then hit the cache.
     pub fn warm(&self, ips: impl Iterator<Item = IpAddr>) {
