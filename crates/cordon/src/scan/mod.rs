@@ -421,6 +421,16 @@ impl Sink for Streamer<'_> {
             self.anomalies.push(a);
         }
     }
+    /// Ports and packets matter only to a flow that can be attributed or matched: with no
+    /// names and no indicators, only an AS of concern attributes, and the concern filter
+    /// rules most addresses out (a flow of neither is only counted).
+    fn wants_detail(&mut self, src: IpAddr, dst: IpAddr) -> bool {
+        let may = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => self.attr.intel().may_be_of_concern_v4(u32::from(a)),
+            IpAddr::V6(_) => true,
+        };
+        self.matcher.is_some() || !self.attr.names().is_empty() || may(src) || may(dst)
+    }
 }
 
 /// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
@@ -493,6 +503,9 @@ fn stream(
                 });
             }
         });
+        // Unmapping hundreds of megabytes takes milliseconds: done aside, while the
+        // report is built.
+        std::thread::spawn(move || drop(map));
         Ok(())
     } else {
         // Read: one reader hands chunks to the workers and takes their spent buffers back.
