@@ -1,0 +1,52 @@
+//! Inputs of a megabyte or more are mapped, smaller ones and `--no-mmap` read: the results
+//! must not depend on which. A conn log made from the example's, repeated past the mapping
+//! threshold (and past several decoding chunks), is scanned both ways.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scan(path: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["scan", "--format", "jsonl"])
+        .args(extra)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        // The summary says when the scan ran.
+        .filter(|l| !l.contains(r#""type":"summary""#))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn mapped_and_read_inputs_give_the_same_records() {
+    let text = std::fs::read_to_string(repo().join("examples/zeek/conn.log")).unwrap();
+    let (header, body): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
+    let mut big = header.join("\n") + "\n";
+    let body = body.join("\n") + "\n";
+    // About 10 MB: mapped, and cut into several chunks.
+    while big.len() < 10 << 20 {
+        big.push_str(&body);
+    }
+    let dir = std::env::temp_dir().join(format!("cordon-mmap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("conn.log");
+    std::fs::write(&path, &big).unwrap();
+    let mapped = scan(&path, &[]);
+    let read = scan(&path, &["--no-mmap"]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(mapped.iter().any(|l| l.contains(r#""type":"exposure""#)));
+    assert_eq!(mapped, read);
+}
