@@ -34,7 +34,9 @@ fn main() {
         .nth(1)
         .expect("usage: zeek_conn_rate CONN_LOG");
     let input = std::fs::read(&path).expect("read input");
-    let header = zeek::parse_header(&input).expect("a Zeek TSV header");
+    let mut header = zeek::parse_header(&input).expect("a Zeek TSV header");
+    // As `cordon scan` reads a conn log alone: no names tied to uids, so uids are skipped.
+    header.keep_uid = false;
     let body = &input[header.body_start..];
     let mut best = f64::MAX;
     let mut lines = 0;
