@@ -12,35 +12,8 @@ fn repo() -> PathBuf {
 
 #[test]
 fn stix_indicators_match_exactly_the_expected_assets() {
-    let data = std::env::temp_dir().join(format!("cordon-scan-ind-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .env("CORDON_DATA_DIR", &data)
-        .args(["scan", "--format", "jsonl", "--indicators"])
-        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
-        .arg(repo().join("examples/office.pcap"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let records: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mut matches: Vec<(String, String)> = records
-        .iter()
-        .filter(|r| r["type"] == "indicator-match")
-        .map(|r| {
-            (
-                r["asset"].as_str().unwrap().to_string(),
-                r["indicator"]["id"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    matches.sort();
+    let records = scan_records("examples/office.pcap");
+    let matches = matches_in(&records);
     assert_eq!(
         matches,
         [
@@ -146,9 +119,11 @@ fn reports_list_the_indicator_matches() {
     assert!(page.contains("Threat-indicator matches") && page.contains("api.hik-connect.com"));
 }
 
-/// The asset and indicator of each `indicator-match` record of a scan of `input`.
-fn matches_of(input: &str) -> Vec<(String, String)> {
+/// The records of `cordon scan --format jsonl` of `input` with the office STIX bundle.
+fn scan_records(input: &str) -> Vec<Value> {
+    let data = std::env::temp_dir().join(format!("cordon-scan-ind-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .env("CORDON_DATA_DIR", &data)
         .args(["scan", "--format", "jsonl", "--indicators"])
         .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
         .arg(repo().join(input))
@@ -159,10 +134,17 @@ fn matches_of(input: &str) -> Vec<(String, String)> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut m: Vec<(String, String)> = String::from_utf8(out.stdout)
+    String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The (asset, indicator id) of each `indicator-match` record, sorted.
+fn matches_in(records: &[Value]) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = records
+        .iter()
         .filter(|r| r["type"] == "indicator-match")
         .map(|r| {
             (
@@ -173,6 +155,10 @@ fn matches_of(input: &str) -> Vec<(String, String)> {
         .collect();
     m.sort();
     m
+}
+
+fn matches_of(input: &str) -> Vec<(String, String)> {
+    matches_in(&scan_records(input))
 }
 
 /// Flow-only inputs (Zeek conn logs, CSV, flow exports) are decoded in parallel chunks on a
