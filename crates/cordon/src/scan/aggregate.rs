@@ -282,11 +282,7 @@ impl Aggregator {
     /// Attributes one flow and adds it to the exposures it belongs to.
     #[inline]
     pub fn flow(&mut self, f: &Flow, attr: &mut Attributor<'_>, internal: &Internal) {
-        self.flows += 1;
-        if f.first > 0 {
-            self.first = Some(self.first.map_or(f.first, |x| x.min(f.first)));
-            self.last = Some(self.last.map_or(f.last, |x| x.max(f.last)));
-        }
+        self.count(f);
         let (si, di) = (internal.contains(f.src), internal.contains(f.dst));
         if si && di {
             self.flow_macs(f, si, di);
@@ -323,6 +319,17 @@ impl Aggregator {
                 inn.saturating_mul(scale),
                 m,
             );
+        }
+    }
+
+    /// Counts a flow and its times, and nothing else: all that [`Aggregator::flow`] does
+    /// with a flow without MACs that neither end can attribute.
+    #[inline]
+    pub fn count(&mut self, f: &Flow) {
+        self.flows += 1;
+        if f.first > 0 {
+            self.first = Some(self.first.map_or(f.first, |x| x.min(f.first)));
+            self.last = Some(self.last.map_or(f.last, |x| x.max(f.last)));
         }
     }
 
