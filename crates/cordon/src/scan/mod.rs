@@ -622,7 +622,7 @@ mod tests {
                 _ => IpAddr::from(((r >> 24) as u32).to_be_bytes()),
             };
             let asset: IpAddr = format!("10.0.0.{}", (r >> 40) as u8).parse().unwrap();
-            let mac = (r % 5 == 0).then(|| Mac([0x00, 0x1b, 0x21, 1, 2, (r >> 40) as u8]));
+            let mac = (r % 5 == 0).then_some(Mac([0x00, 0x1b, 0x21, 1, 2, (r >> 40) as u8]));
             let (src, dst) = if r % 3 == 0 {
                 (remote, asset)
             } else {
