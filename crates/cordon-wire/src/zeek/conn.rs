@@ -274,7 +274,7 @@ fn ip(line: &[u8], (start, end): (usize, usize)) -> Option<IpAddr> {
 /// Decodes one conn.log data line with layout `l`.
 pub(super) fn tsv_line(l: &mut Layout, h: &Header, line: &[u8], out: &mut Out<'_, '_>) {
     let n = split(line, h.separator, &mut l.ends);
-    fields(l, h, line, n, out);
+    fields(l, h, line, line, n, out);
 }
 
 /// Bytes the scanner classifies at once.
@@ -382,7 +382,8 @@ pub(super) fn run(
             base: base_offset,
             off: line_start,
         };
-        fields(l, h, line, n + 1, &mut out);
+        let wide = chunk.get(line_start..).unwrap_or(line);
+        fields(l, h, line, wide, n + 1, &mut out);
         line_start = line_end + 1;
         n = 0;
         if !starts_plain(line_start) {
@@ -391,9 +392,12 @@ pub(super) fn run(
     }
 }
 
-/// Decodes one conn.log data line whose `n` column ends are in `l.ends`.
+/// Decodes one conn.log data line whose `n` column ends are in `l.ends`. `wide` is the
+/// line followed by whatever bytes come after it in the buffer (at least the line): the
+/// parsers read whole words that may run past a field, and past the line (which otherwise
+/// means a byte-by-byte load), and never let those bytes change a value.
 #[inline(always)]
-fn fields(l: &mut Layout, h: &Header, line: &[u8], n: usize, out: &mut Out<'_, '_>) {
+fn fields(l: &mut Layout, h: &Header, line: &[u8], wide: &[u8], n: usize, out: &mut Out<'_, '_>) {
     if n != l.nfields {
         out.bad(
             AnomalyKind::Malformed,
@@ -415,58 +419,61 @@ fn fields(l: &mut Layout, h: &Header, line: &[u8], n: usize, out: &mut Out<'_, '
     let raw = |r: Role| span(r).and_then(|(a, b)| line.get(a..b));
     let is_marker = |v: &[u8]| v == h.unset.as_slice() || v == h.empty.as_slice();
     let text = |r: Role| raw(r).filter(|v| !is_marker(v));
-    let u64_of = |r: Role| span(r).and_then(|s| uint(line, s));
+    let u64_of = |r: Role| span(r).and_then(|s| uint(wide, s));
     let uid = if h.keep_uid {
         text(Role::Uid).and_then(|v| std::str::from_utf8(v).ok())
     } else {
         None
     };
-    let orig_h = span(Role::OrigH).and_then(|s| ip(line, s));
-    let resp_h = span(Role::RespH).and_then(|s| ip(line, s));
+    let orig_h = span(Role::OrigH).and_then(|s| ip(wide, s));
+    let resp_h = span(Role::RespH).and_then(|s| ip(wide, s));
     // Ports, packets and protocol only for the flows the sink asks them for.
     let detail = match (orig_h, resp_h) {
         (Some(a), Some(b)) => out.sink.wants_detail(a, b),
         _ => true,
     };
-    let u64_of_detail = |r: Role| if detail { u64_of(r) } else { None };
-    let proto = match if detail { text(Role::Proto) } else { None } {
-        Some(b"tcp") => Some("tcp"),
-        Some(b"udp") => Some("udp"),
-        Some(b"icmp") => Some("icmp"),
-        // Any other protocol name maps to IpProto(0), like an absent one.
-        _ => None,
+    let mut c = Conn {
+        ts: span(Role::Ts).and_then(|s| secs_micros(wide, s)),
+        duration: span(Role::Duration).and_then(|s| secs_micros(wide, s)),
+        uid,
+        orig_h,
+        resp_h,
+        ..Conn::default()
     };
-    let mac = |r: Role| {
-        text(r)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(Mac::parse)
-    };
+    if detail {
+        c.orig_p = u64_of(Role::OrigP).and_then(|v| u16::try_from(v).ok());
+        c.resp_p = u64_of(Role::RespP).and_then(|v| u16::try_from(v).ok());
+        c.ip_proto = u64_of(Role::IpProto).and_then(|v| u8::try_from(v).ok());
+        c.orig_pkts = u64_of(Role::OrigPkts);
+        c.resp_pkts = u64_of(Role::RespPkts);
+        c.proto = match text(Role::Proto) {
+            Some(b"tcp") => Some("tcp"),
+            Some(b"udp") => Some("udp"),
+            Some(b"icmp") => Some("icmp"),
+            // Any other protocol name maps to IpProto(0), like an absent one.
+            _ => None,
+        };
+    }
     // A flow takes the IP-level byte counts when present, the payload ones otherwise:
     // skip parsing what would not be used.
-    let orig_ip_bytes = u64_of(Role::OrigIpBytes);
-    let resp_ip_bytes = u64_of(Role::RespIpBytes);
-    emit_conn(
-        Conn {
-            ts: span(Role::Ts).and_then(|s| secs_micros(line, s)),
-            duration: span(Role::Duration).and_then(|s| secs_micros(line, s)),
-            uid,
-            orig_h,
-            resp_h,
-            orig_p: u64_of_detail(Role::OrigP).and_then(|v| u16::try_from(v).ok()),
-            resp_p: u64_of_detail(Role::RespP).and_then(|v| u16::try_from(v).ok()),
-            proto,
-            ip_proto: u64_of_detail(Role::IpProto).and_then(|v| u8::try_from(v).ok()),
-            orig_bytes: orig_ip_bytes.or_else(|| u64_of(Role::OrigBytes)),
-            resp_bytes: resp_ip_bytes.or_else(|| u64_of(Role::RespBytes)),
-            orig_ip_bytes,
-            resp_ip_bytes,
-            orig_pkts: u64_of_detail(Role::OrigPkts),
-            resp_pkts: u64_of_detail(Role::RespPkts),
-            orig_l2: mac(Role::OrigL2),
-            resp_l2: mac(Role::RespL2),
-        },
-        out,
-    );
+    c.orig_ip_bytes = u64_of(Role::OrigIpBytes);
+    c.resp_ip_bytes = u64_of(Role::RespIpBytes);
+    if c.orig_ip_bytes.is_none() {
+        c.orig_bytes = u64_of(Role::OrigBytes);
+    }
+    if c.resp_ip_bytes.is_none() {
+        c.resp_bytes = u64_of(Role::RespBytes);
+    }
+    if l.cols[Role::OrigL2 as usize] != ABSENT || l.cols[Role::RespL2 as usize] != ABSENT {
+        let mac = |r: Role| {
+            text(r)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(Mac::parse)
+        };
+        c.orig_l2 = mac(Role::OrigL2);
+        c.resp_l2 = mac(Role::RespL2);
+    }
+    emit_conn(c, out);
 }
 
 #[cfg(test)]
