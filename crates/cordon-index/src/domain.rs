@@ -5,7 +5,7 @@
 //! **The longest matching suffix wins.** Names are compared in lowercase without a trailing
 //! dot: [`normalize`] makes that form.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 #[derive(Default)]
 pub struct DomainTable {

@@ -10,7 +10,7 @@ use crate::domain::DomainTable;
 use crate::ipv4::Ipv4Table;
 use crate::ipv6::Ipv6Table;
 use crate::mac::{MacMatch, MacTable};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -318,6 +318,10 @@ impl IntelBuilder {
         });
     }
     /// `entity` empty for a block of no concern (maker name only).
+    /// Room for `additional` more MAC blocks (the IEEE registry has tens of thousands).
+    pub fn reserve_mac_blocks(&mut self, additional: usize) {
+        self.mac_blocks.reserve(additional);
+    }
     pub fn mac_block(&mut self, origin: &str, entity: &str, row: MacBlock) {
         self.mac_blocks.push((origin.into(), entity.into(), row));
     }
@@ -337,7 +341,7 @@ impl IntelBuilder {
 
     /// Checks every row and builds the lookup tables. Fails on the first bad row.
     pub fn freeze(self) -> Result<Intel, BuildError> {
-        let mut entity_by_id: HashMap<Box<str>, EntityId> = HashMap::new();
+        let mut entity_by_id: HashMap<Box<str>, EntityId> = HashMap::default();
         for (i, (origin, e)) in self.entities.iter().enumerate() {
             if !is_slug(&e.id) {
                 return Err(err(
@@ -398,7 +402,7 @@ impl IntelBuilder {
             designations.push(row);
         }
         let mut asn_rules = Vec::new();
-        let mut rule_by_asn = HashMap::new();
+        let mut rule_by_asn = HashMap::default();
         for r in self.asn_rules {
             let mut row = r.row;
             row.attribution.entity = resolve(&r.origin, &r.entity)?;
@@ -429,7 +433,8 @@ impl IntelBuilder {
             domain_rules.push(row);
         }
         let mut macs = MacTable::default();
-        let mut mac_blocks = Vec::new();
+        macs.reserve(self.mac_blocks.len());
+        let mut mac_blocks = Vec::with_capacity(self.mac_blocks.len());
         for (origin, entity, mut b) in self.mac_blocks {
             if !entity.is_empty() {
                 b.entity = Some(resolve(&origin, &entity)?);
@@ -445,7 +450,7 @@ impl IntelBuilder {
             as_names.entry(r.asn).or_insert_with(|| r.as_org.clone());
         }
         let mut asns: Vec<AsInfo> = Vec::new();
-        let mut as_index: HashMap<u32, u32> = HashMap::new();
+        let mut as_index: HashMap<u32, u32> = HashMap::default();
         let mut intern = |asn: u32| -> u32 {
             *as_index.entry(asn).or_insert_with(|| {
                 asns.push(AsInfo {

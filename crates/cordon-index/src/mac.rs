@@ -4,7 +4,7 @@
 //! longest first. **Locally administered (randomised) and group (multicast) addresses carry
 //! no maker and are never matched**: [`MacTable::lookup`] says which of these it was.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// The registry block sizes, longest first.
 pub const PREFIX_BITS: [u8; 3] = [36, 28, 24];
@@ -39,21 +39,33 @@ pub fn mac_to_u64(mac: [u8; 6]) -> u64 {
 /// Parses a registry prefix in hex (6, 7 or 9 digits for MA-L, MA-M, MA-S; separators
 /// allowed) into `(prefix bits as a 48-bit-aligned integer, bits)`.
 pub fn parse_prefix(s: &str) -> Option<(u64, u8)> {
-    let digits: String = s
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    let bits: u8 = match digits.len() {
+    let (mut v, mut n) = (0u64, 0u32);
+    for c in s.bytes() {
+        if matches!(c, b':' | b'-' | b'.') {
+            continue;
+        }
+        let d = (c as char).to_digit(16)?;
+        n += 1;
+        if n > 9 {
+            return None;
+        }
+        v = v << 4 | d as u64;
+    }
+    let bits: u8 = match n {
         6 => 24,
         7 => 28,
         9 => 36,
         _ => return None,
     };
-    let v = u64::from_str_radix(&digits, 16).ok()?;
     Some((v << (48 - bits as u32), bits))
 }
 
 impl MacTable {
+    /// Room for `additional` more blocks without rehashing.
+    pub fn reserve(&mut self, additional: usize) {
+        self.blocks.reserve(additional);
+    }
+
     /// Adds a block (`prefix` as returned by [`parse_prefix`]). A later insert of the same
     /// block replaces the earlier one.
     pub fn insert(&mut self, prefix: u64, bits: u8, value: u32) {
@@ -121,5 +133,9 @@ mod tests {
         }
         assert_eq!(parse_prefix("00112"), None);
         assert_eq!(parse_prefix("0011zz"), None);
+        assert_eq!(parse_prefix("+01122"), None);
+        assert_eq!(parse_prefix("0011223344"), None);
+        assert_eq!(parse_prefix("00-11-2Ä"), None);
+        assert_eq!(parse_prefix("00-1b-21"), Some((0x001b21 << 24, 24)));
     }
 }

@@ -140,9 +140,21 @@ fn rows(
     source: &Source,
     name: &str,
     header: &[&str],
+    f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
+) -> Result<()> {
+    rows_hinted(source, name, header, |_| {}, f)
+}
+
+/// [`rows`], telling `hint` first how many lines the file has (to reserve room for them).
+fn rows_hinted(
+    source: &Source,
+    name: &str,
+    header: &[&str],
+    hint: impl FnOnce(usize),
     mut f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
 ) -> Result<()> {
     let (path, text) = source.read(name)?;
+    hint(memchr::memchr_iter(b'\n', text.as_bytes()).count());
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.as_bytes());
@@ -363,11 +375,16 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         },
     )?;
     // Makers first, then the blocks of concern, which replace them for the same block.
-    rows(
+    let hint = std::cell::Cell::new(0);
+    rows_hinted(
         source,
         "intel/derived/ieee-makers.csv",
         &["prefix", "registry", "organization"],
+        |n| hint.set(n),
         |_, r| {
+            if hint.get() > 0 {
+                b.reserve_mac_blocks(hint.take());
+            }
             let (prefix, bits) = mac_prefix(field(r, 0))?;
             b.mac_block(
                 "",
