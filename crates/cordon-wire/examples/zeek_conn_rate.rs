@@ -45,7 +45,7 @@ fn main() {
         .iter()
         .find(|a| !a.starts_with("--"))
         .expect("usage: zeek_conn_rate [--brief] CONN_LOG");
-    let input = std::fs::read(&path).expect("read input");
+    let input = std::fs::read(path).expect("read input");
     let mut header = zeek::parse_header(&input).expect("a Zeek TSV header");
     // As `cordon scan` reads a conn log alone: no names tied to uids, so uids are skipped.
     header.keep_uid = false;
