@@ -597,7 +597,7 @@ pub(crate) mod tests {
                 .is_some_and(|i| intel.asns[i as usize].rule.is_some())
         };
         let mut x = 0x9e37_79b9_u32;
-        let mut cleared = 0;
+        let (mut cleared, mut cleared16) = (0, 0);
         for _ in 0..2_000_000 {
             x ^= x << 13;
             x ^= x >> 17;
@@ -606,10 +606,14 @@ pub(crate) mod tests {
                 cleared += 1;
                 assert!(!of_concern(x), "{}", std::net::Ipv4Addr::from(x));
             }
+            if !intel.may_be_of_concern_v4_16(x) {
+                cleared16 += 1;
+                assert!(!of_concern(x), "{}", std::net::Ipv4Addr::from(x));
+            }
         }
         assert!(
-            cleared > 1_000_000,
-            "the filter clears most of the space: {cleared}"
+            cleared > 1_000_000 && cleared16 > 1_000_000 && cleared >= cleared16,
+            "the filter clears most of the space: {cleared}, {cleared16} by the /16 level"
         );
         let text = std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../intel/derived/prefixes-v4.csv"),
@@ -621,6 +625,7 @@ pub(crate) mod tests {
                 let a: std::net::Ipv4Addr = f.parse().unwrap();
                 let a = u32::from(a);
                 assert!(!of_concern(a) || intel.may_be_of_concern_v4(a), "{f}");
+                assert!(!of_concern(a) || intel.may_be_of_concern_v4_16(a), "{f}");
                 checked += 1;
             }
         }
