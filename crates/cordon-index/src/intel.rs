@@ -317,11 +317,11 @@ impl IntelBuilder {
             row,
         });
     }
-    /// `entity` empty for a block of no concern (maker name only).
     /// Room for `additional` more MAC blocks (the IEEE registry has tens of thousands).
     pub fn reserve_mac_blocks(&mut self, additional: usize) {
         self.mac_blocks.reserve(additional);
     }
+    /// `entity` empty for a block of no concern (maker name only).
     pub fn mac_block(&mut self, origin: &str, entity: &str, row: MacBlock) {
         self.mac_blocks.push((origin.into(), entity.into(), row));
     }

@@ -464,6 +464,7 @@ fn fields(l: &mut Layout, h: &Header, line: &[u8], wide: &[u8], n: usize, out: &
     if c.resp_ip_bytes.is_none() {
         c.resp_bytes = u64_of(Role::RespBytes);
     }
+    // Most conn logs have no L2 columns: skip the two lookups and closures then.
     if l.cols[Role::OrigL2 as usize] != ABSENT || l.cols[Role::RespL2 as usize] != ABSENT {
         let mac = |r: Role| {
             text(r)

@@ -142,19 +142,17 @@ fn rows(
     header: &[&str],
     f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
 ) -> Result<()> {
-    rows_hinted(source, name, header, |_| {}, f)
+    let (path, text) = source.read(name)?;
+    rows_in(&path, &text, header, f)
 }
 
-/// [`rows`], telling `hint` first how many lines the file has (to reserve room for them).
-fn rows_hinted(
-    source: &Source,
-    name: &str,
+/// [`rows`] of a file already read.
+fn rows_in(
+    path: &str,
+    text: &str,
     header: &[&str],
-    hint: impl FnOnce(usize),
     mut f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
 ) -> Result<()> {
-    let (path, text) = source.read(name)?;
-    hint(memchr::memchr_iter(b'\n', text.as_bytes()).count());
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(text.as_bytes());
@@ -180,7 +178,7 @@ fn rows_hinted(
             }
         }
         let at = At {
-            path: &path,
+            path,
             line: rec.position().map_or(0, |p| p.line()),
         };
         f(at, &rec).with_context(|| at.to_string())?;
@@ -375,16 +373,14 @@ fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
         },
     )?;
     // Makers first, then the blocks of concern, which replace them for the same block.
-    let hint = std::cell::Cell::new(0);
-    rows_hinted(
-        source,
-        "intel/derived/ieee-makers.csv",
+    // Tens of thousands of rows: room for them first, not a copy at each doubling.
+    let (path, text) = source.read("intel/derived/ieee-makers.csv")?;
+    b.reserve_mac_blocks(memchr::memchr_iter(b'\n', text.as_bytes()).count());
+    rows_in(
+        &path,
+        &text,
         &["prefix", "registry", "organization"],
-        |n| hint.set(n),
         |_, r| {
-            if hint.get() > 0 {
-                b.reserve_mac_blocks(hint.take());
-            }
             let (prefix, bits) = mac_prefix(field(r, 0))?;
             b.mac_block(
                 "",
