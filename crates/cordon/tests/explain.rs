@@ -2,6 +2,9 @@
 //! (tests/data/explain.tsv), through the real binary and its JSON output, on the bundled
 //! snapshot.
 
+mod common;
+
+use common::{json_lines, stdout_of};
 use serde_json::Value;
 use std::process::Command;
 
@@ -25,23 +28,11 @@ fn explain_table() {
         .map(|l| l.split('\t').collect())
         .collect();
     let targets: Vec<&str> = rows.iter().map(|r| r[0]).collect();
-    let out = cordon()
-        .arg("explain")
-        .arg("--format")
-        .arg("json")
-        .args(&targets)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answers: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let answers = json_lines(&stdout_of(
+        cordon()
+            .args(["explain", "--format", "json"])
+            .args(&targets),
+    ));
     assert_eq!(answers.len(), rows.len());
     let mut failures = Vec::new();
     for (row, ans) in rows.iter().zip(&answers) {

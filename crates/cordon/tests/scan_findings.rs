@@ -4,13 +4,11 @@
 //! 1 and no `--fail-on` exits 0; an active waiver waives, an expired one does not and is
 //! listed in the summary.
 
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{json_lines, repo};
+use serde_json::Value;
+use std::process::{Command, Output};
 
 fn scan(extra: &[&str]) -> Output {
     let data = std::env::temp_dir().join(format!("cordon-scan-findings-{}", std::process::id()));
@@ -28,11 +26,7 @@ fn scan(extra: &[&str]) -> Output {
 }
 
 fn records(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&String::from_utf8_lossy(&out.stdout))
 }
 
 #[test]

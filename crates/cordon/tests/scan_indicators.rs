@@ -2,13 +2,11 @@
 //! pattern, an indicator valid only in 2020 and a file hash matches exactly the expected
 //! assets, each with a high finding; the hash is counted as undecidable, not an error.
 
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{json_lines, repo, stdout_of};
+use serde_json::Value;
+use std::process::Command;
 
 #[test]
 fn stix_indicators_match_exactly_the_expected_assets() {
@@ -56,23 +54,16 @@ fn the_policy_file_sets_the_severity_of_indicator_findings() {
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.toml");
     std::fs::write(&policy, "[severity]\nthreat-indicator = \"low\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["scan", "--format", "jsonl", "--policy"])
-        .arg(&policy)
-        .arg("--indicators")
-        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
-        .arg(repo().join("examples/office.pcap"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["scan", "--format", "jsonl", "--policy"])
+            .arg(&policy)
+            .arg("--indicators")
+            .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
+            .arg(repo().join("examples/office.pcap")),
     );
-    let severities: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let severities: Vec<String> = json_lines(&out)
+        .into_iter()
         .filter(|r| r["type"] == "finding" && r["rule"] == "threat-indicator")
         .map(|r| r["severity"].as_str().unwrap().to_string())
         .collect();
@@ -91,17 +82,11 @@ fn reports_list_the_indicator_matches() {
         .unwrap();
     let scan = dir.join("scan.jsonl");
     std::fs::write(&scan, &out.stdout).unwrap();
-    let md = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["report", "--md", "-"])
-        .arg(&scan)
-        .output()
-        .unwrap();
-    assert!(
-        md.status.success(),
-        "{}",
-        String::from_utf8_lossy(&md.stderr)
+    let md = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["report", "--md", "-"])
+            .arg(&scan),
     );
-    let md = String::from_utf8(md.stdout).unwrap();
     assert!(md.contains("## Threat-indicator matches"), "{md}");
     assert!(
         md.contains("indicator--a1") && md.contains("indicator--a2"),
@@ -122,23 +107,13 @@ fn reports_list_the_indicator_matches() {
 /// The records of `cordon scan --format jsonl` of `input` with the office STIX bundle.
 fn scan_records(input: &str) -> Vec<Value> {
     let data = std::env::temp_dir().join(format!("cordon-scan-ind-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .env("CORDON_DATA_DIR", &data)
-        .args(["scan", "--format", "jsonl", "--indicators"])
-        .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
-        .arg(repo().join(input))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .env("CORDON_DATA_DIR", &data)
+            .args(["scan", "--format", "jsonl", "--indicators"])
+            .arg(repo().join("crates/cordon/tests/data/indicators/office.stix.json"))
+            .arg(repo().join(input)),
+    ))
 }
 
 /// The (asset, indicator id) of each `indicator-match` record, sorted.

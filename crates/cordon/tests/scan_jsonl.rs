@@ -2,6 +2,9 @@
 //! buffer: every record arrives whole, in order, ending with the summary, and the exposure
 //! counts add up to the flows of concern in the input.
 
+mod common;
+
+use common::{json_lines, stdout_of};
 use serde_json::Value;
 use std::process::Command;
 
@@ -29,26 +32,17 @@ fn jsonl_output_larger_than_the_buffer_is_complete() {
     let path = dir.join("conn.log");
     std::fs::write(&path, log).unwrap();
 
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["scan", "--format", "jsonl"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["scan", "--format", "jsonl"])
+            .arg(&path),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.len() > 1 << 17,
         "output should exceed the write buffer, got {} bytes",
         text.len()
     );
-    let records: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = json_lines(&text);
     let exposures: Vec<&Value> = records.iter().filter(|r| r["type"] == "exposure").collect();
     assert_eq!(exposures.len(), 3000);
     assert!(exposures

@@ -2,32 +2,23 @@
 //! must not depend on which. A conn log made from the example's, repeated past the mapping
 //! threshold (and past several decoding chunks), is scanned both ways.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{repo, stdout_of};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn scan(path: &std::path::Path, extra: &[&str]) -> Vec<String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_cordon"))
-        .args(["scan", "--format", "jsonl"])
-        .args(extra)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        // The summary says when the scan ran.
-        .filter(|l| !l.contains(r#""type":"summary""#))
-        .map(String::from)
-        .collect()
+    stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .args(["scan", "--format", "jsonl"])
+            .args(extra)
+            .arg(path),
+    )
+    .lines()
+    // The summary says when the scan ran.
+    .filter(|l| !l.contains(r#""type":"summary""#))
+    .map(String::from)
+    .collect()
 }
 
 #[test]
