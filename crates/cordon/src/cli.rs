@@ -164,13 +164,13 @@ pub struct ScanArgs {
     /// Report every device seen, not only those made by companies of concern.
     #[arg(long)]
     pub all_devices: bool,
-    /// Show the progress bar even with --format jsonl (it goes to stderr, and only to a
-    /// terminal).
-    /// Read input files instead of mapping them into memory. Mapping is faster, but a file
-    /// truncated while cordon reads it ends the process (SIGBUS); use this for files that
-    /// another program may truncate during the scan.
+    /// Read input files instead of mapping them into memory. Mapping is faster; files
+    /// written to in the last few seconds are read anyway, and a mapped file that another
+    /// program truncates during the scan is reported as damaged.
     #[arg(long)]
     pub no_mmap: bool,
+    /// Show the progress bar even with --format jsonl (it goes to stderr, and only to a
+    /// terminal).
     #[arg(long)]
     pub progress: bool,
     /// Asset inventory (CSV or JSON: cidr|ip|mac, name, owner, tags, data) that names assets
