@@ -5,7 +5,7 @@
 //! terminal); `--format json` writes one JSON object per target, one per line.
 
 use crate::attribute::{self, Match, Step};
-use crate::output::{paint, Style};
+use crate::output::{paint, Safe, Style};
 use cordon_index::{EntityId, Intel};
 use cordon_wire::Mac;
 use serde_json::{json, Value};
@@ -328,16 +328,17 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
             .unwrap_or_default();
         writeln!(
             out,
-            "  {} {} ({}) — {}{svc}, confidence {:.2}, group {}",
+            "  {} {} ({}) — {}{}, confidence {:.2}, group {}",
             paint(Style::Alert, "▸"),
             paint(Style::Bold, &e.name),
-            e.id,
+            Safe(&e.id),
             paint(Style::Alert, &rel),
+            Safe(&svc),
             m.confidence,
-            g.id
+            Safe(&g.id)
         )?;
         for s in &m.chain {
-            let mut line = format!("    {:<13} {}", s.kind, s.value);
+            let mut line = format!("    {:<13} {}", Safe(s.kind), Safe(&s.value));
             if let Some(src) = &s.source {
                 line.push_str(&format!("  {}", paint(Style::Dim, &format!("[{src}]"))));
             }
@@ -357,7 +358,7 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
         for d in ds {
             let x = d.designation;
             let held = if d.holder != m.entity {
-                format!(" (held by {})", intel.entity(d.holder).id)
+                format!(" (held by {})", Safe(&intel.entity(d.holder).id))
             } else {
                 String::new()
             };
@@ -375,14 +376,19 @@ pub fn print_text(intel: &Intel, a: &Answer, out: &mut dyn Write) -> std::io::Re
                 if date.is_empty() {
                     String::new()
                 } else {
-                    format!(" since {date}")
+                    format!(" since {}", Safe(date))
                 },
                 paint(Style::Dim, &format!("[{}]", x.source))
             )?;
         }
     }
     for (k, v) in &a.found {
-        writeln!(out, "  {} {}", paint(Style::Dim, &format!("{k:<18}")), v)?;
+        writeln!(
+            out,
+            "  {} {}",
+            paint(Style::Dim, &format!("{k:<18}")),
+            Safe(v)
+        )?;
     }
     Ok(())
 }

@@ -27,7 +27,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            anstream::eprintln!("cordon: error: {e:#}");
+            // Errors quote paths and input; nothing in them may drive the terminal.
+            anstream::eprintln!("cordon: error: {}", cordon::output::safe(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -22,6 +22,7 @@ pub mod aggregate;
 pub mod attrib;
 pub mod names;
 pub mod output;
+mod sigbus;
 pub mod source;
 
 use crate::cli::{Global, ScanArgs, ScanFormat};
@@ -36,7 +37,7 @@ use cordon_wire::detect::Format;
 use cordon_wire::{zeek, Anomaly, DecodeStats, Flow, Observation, Sink};
 use names::NameIndex;
 use rayon::prelude::*;
-use source::Input;
+use source::{Input, Probe};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -102,35 +103,52 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         None => Internal::default_ranges(),
     };
 
-    // 1. Source.
+    // 1. Source: every path is sniffed and closed again; it is opened for decoding when its
+    // turn comes, so no number of files exhausts descriptors or memory.
     let mut summaries: Vec<InputSummary> = Vec::new();
-    let mut opened: Vec<Input> = Vec::new();
+    let mut probes: Vec<Probe> = Vec::new();
+    let mut unknown = 0usize;
     for item in source::walk(&a.paths) {
-        let opened_input =
-            item.and_then(|p| Input::open(&p, !a.no_mmap).map_err(|e| (p, format!("{e:#}"))));
-        match opened_input {
-            Ok(i) if i.format == Format::Unknown => summaries.push(failed(
-                &i.path,
-                "unknown",
-                "unknown format: not a capture, flow export or log cordon reads",
-            )),
-            Ok(i) => opened.push(i),
+        match item.and_then(|p| Input::probe(&p).map_err(|e| (p, format!("{e:#}")))) {
+            Ok(p) if p.format == Format::Unknown => {
+                unknown += 1;
+                summaries.push(failed(
+                    &p.path,
+                    "unknown",
+                    "unknown format: not a capture, flow export or log cordon reads",
+                ))
+            }
+            Ok(p) => probes.push(p),
             Err((path, why)) => summaries.push(failed(&path, "unknown", &why)),
         }
     }
     for s in &summaries {
-        anstream::eprintln!("cordon: {}: {}", s.path, s.error.as_deref().unwrap_or(""));
+        anstream::eprintln!(
+            "cordon: {}: {}",
+            crate::output::safe(&s.path),
+            crate::output::safe(s.error.as_deref().unwrap_or(""))
+        );
     }
-    let total_size: u64 = opened.iter().map(|i| i.disk_size).sum();
+    let total_size: u64 = probes.iter().map(|i| i.disk_size).sum();
     let progress = output::progress(total_size, a.format == ScanFormat::Text || a.progress);
-    let (phase1, phase2): (Vec<Input>, Vec<Input>) = opened.into_iter().partition(carries_names);
+    let (phase1, phase2): (Vec<Probe>, Vec<Probe>) = probes.into_iter().partition(carries_names);
+    let allow_map = !a.no_mmap;
 
-    // 2. Decode, phase 1: inputs with names; flows held.
-    let held: Vec<(InputSummary, Collect)> = phase1
+    // 2. Decode, phase 1: inputs with names. Names, devices and indicator matches are folded
+    // in as they are decoded (memory follows what is distinct, not lines); flows are held.
+    let held: Vec<(InputSummary, Collect<'_>)> = phase1
         .into_par_iter()
-        .map(|input| {
-            let size = input.disk_size;
-            let r = decode_whole(input, Collect::default());
+        .map(|probe| {
+            let size = probe.disk_size;
+            let sink = Collect {
+                flows: Vec::new(),
+                names: NameIndex::default(),
+                agg: Aggregator::default(),
+                matcher: new_matcher(),
+                internal: &internal,
+                anomalies: Vec::new(),
+            };
+            let r = decode_named(&probe, allow_map, sink);
             progress.inc(size);
             r
         })
@@ -138,37 +156,24 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 
     // 3. Correlate.
     let mut names = NameIndex::default();
-    for (_, c) in &held {
-        for obs in &c.named {
-            match obs {
-                Observation::Dns(d) => names.add_dns(d),
-                Observation::Name(n) => names.add_server_name(n),
-                _ => {}
-            }
-        }
+    let mut held = held;
+    for (_, c) in &mut held {
+        names.merge(std::mem::take(&mut c.names));
     }
 
     // 4. Attribute and aggregate: held flows, then flow-only inputs.
     let mut agg = Aggregator::default();
     let mut anomalies: Vec<AnomalyRecord> = Vec::new();
     let mut matcher = new_matcher();
-    let is_internal = |ip: IpAddr| internal.contains(ip);
     {
         let mut attr = Attributor::new(intel, &names);
         for (summary, c) in held {
             for f in &c.flows {
                 agg.flow(f, &mut attr, &internal);
             }
-            for obs in &c.named {
-                device_from(&mut agg, obs);
-            }
-            if let Some(m) = matcher.as_mut() {
-                for f in c.flows {
-                    m.observe(&Observation::Flow(f), &is_internal);
-                }
-                for obs in &c.named {
-                    m.observe(obs, &is_internal);
-                }
+            agg.merge(c.agg);
+            if let (Some(all), Some(m)) = (matcher.as_mut(), c.matcher) {
+                all.merge(m);
             }
             anomalies.extend(
                 c.anomalies
@@ -180,7 +185,17 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     }
     let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>)> = phase2
         .into_par_iter()
-        .map(|input| stream(input, intel, &names, &internal, &new_matcher, &progress))
+        .map(|probe| {
+            stream(
+                &probe,
+                allow_map,
+                intel,
+                &names,
+                &internal,
+                &new_matcher,
+                &progress,
+            )
+        })
         .collect();
     for (summary, part, anoms, m) in streamed {
         agg.merge(part);
@@ -201,7 +216,21 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     }
     report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
     stage("report built");
-    let read_any = report.summary.inputs.iter().any(|i| i.error.is_none());
+    // An input counts as read when it gave records, even if its tail was damaged.
+    let read_any = report
+        .summary
+        .inputs
+        .iter()
+        .any(|i| i.error.is_none() || i.records > 0);
+    // Inputs that could not be read, or only in part (unknown formats are not counted:
+    // they were read and are not telemetry).
+    let unread = report
+        .summary
+        .inputs
+        .iter()
+        .filter(|i| i.error.is_some())
+        .count()
+        .saturating_sub(unknown);
     let fails = match a.format {
         ScanFormat::Jsonl => {
             // Stdout is line-buffered: one write per record without this.
@@ -222,6 +251,14 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     std::mem::forget(agg);
     if !read_any {
         anstream::eprintln!("cordon: error: no input could be read");
+        return Ok(Outcome::Usage);
+    }
+    // A gate never passes on data it could not read.
+    if a.fail_on.is_some() && unread > 0 {
+        anstream::eprintln!(
+            "cordon: error: {unread} input{} could not be read in full; --fail-on fails on data it could not read",
+            if unread == 1 { "" } else { "s" }
+        );
         return Ok(Outcome::Usage);
     }
     Ok(if fails {
@@ -253,11 +290,9 @@ fn anomaly_record(path: &str, a: Anomaly) -> AnomalyRecord {
 }
 
 /// Inputs decoded before flows are attributed: those that can carry names.
-fn carries_names(i: &Input) -> bool {
-    match i.format {
-        Format::ZeekTsv => {
-            zeek::parse_header(i.head()).is_none_or(|h| h.kind != zeek::LogKind::Conn)
-        }
+fn carries_names(p: &Probe) -> bool {
+    match p.format {
+        Format::ZeekTsv => !p.zeek_conn,
         Format::Pcap
         | Format::Pcapng
         | Format::SuricataEve
@@ -267,19 +302,29 @@ fn carries_names(i: &Input) -> bool {
     }
 }
 
-/// Keeps what phase 1 decodes: flows for later, names and devices, the first anomalies.
-#[derive(Default)]
-struct Collect {
+/// What phase 1 keeps of an input: its flows for later; its names, devices and indicator
+/// matches folded in as they are decoded; the first anomalies.
+struct Collect<'a> {
     flows: Vec<Flow>,
-    named: Vec<Observation>,
+    names: NameIndex,
+    /// Devices only.
+    agg: Aggregator,
+    matcher: Option<Matcher>,
+    internal: &'a Internal,
     anomalies: Vec<Anomaly>,
 }
 
-impl Sink for Collect {
+impl Sink for Collect<'_> {
     fn observe(&mut self, obs: Observation) {
+        if let Some(m) = self.matcher.as_mut() {
+            let internal = self.internal;
+            m.observe(&obs, &|ip| internal.contains(ip));
+        }
         match obs {
             Observation::Flow(f) => self.flows.push(f),
-            other => self.named.push(other),
+            Observation::Dns(d) => self.names.add_dns(&d),
+            Observation::Name(n) => self.names.add_server_name(&n),
+            other => device_from(&mut self.agg, &other),
         }
     }
     fn anomaly(&mut self, a: Anomaly) {
@@ -287,6 +332,107 @@ impl Sink for Collect {
             self.anomalies.push(a);
         }
     }
+}
+
+/// Keeps the anomalies it is given.
+struct Keep<'v>(&'v mut Vec<Anomaly>);
+
+impl Sink for Keep<'_> {
+    fn observe(&mut self, _: Observation) {}
+    fn anomaly(&mut self, a: Anomaly) {
+        self.0.push(a);
+    }
+}
+
+/// Adds a base offset to the anomalies a decoder of one chunk reports.
+struct Offset<'s> {
+    sink: &'s mut dyn Sink,
+    base: u64,
+}
+
+impl Sink for Offset<'_> {
+    fn observe(&mut self, obs: Observation) {
+        self.sink.observe(obs);
+    }
+    fn anomaly(&mut self, mut a: Anomaly) {
+        a.offset += self.base;
+        self.sink.anomaly(a);
+    }
+    fn wants_detail(&mut self, src: IpAddr, dst: IpAddr) -> bool {
+        self.sink.wants_detail(src, dst)
+    }
+}
+
+/// Phase 1: one input that carries names. Line-based logs (Zeek, EVE) are read a chunk at a
+/// time, so memory does not follow the file's size; captures and Route 53 logs whole.
+fn decode_named<S: Sink>(probe: &Probe, allow_map: bool, mut sink: S) -> (InputSummary, S) {
+    let path = probe.path.display().to_string();
+    let input = match Input::open(&probe.path, allow_map) {
+        Ok(i) => i,
+        Err(e) => {
+            return (
+                failed(&probe.path, probe.format.as_str(), &format!("{e:#}")),
+                sink,
+            )
+        }
+    };
+    let format = input.format;
+    if !matches!(
+        format,
+        Format::ZeekTsv | Format::ZeekJson | Format::SuricataEve
+    ) {
+        return decode_whole(input, sink);
+    }
+    let header = zeek::parse_header(input.head()).unwrap_or_default();
+    let mut stats = DecodeStats::default();
+    let mut skipped = Vec::new();
+    let read = input.for_each_line_chunk(
+        CHUNK,
+        || None,
+        |a| skipped.push(a),
+        |chunk, off| {
+            let st = match format {
+                Format::SuricataEve => cordon_wire::eve::decode(
+                    &chunk,
+                    &mut Offset {
+                        sink: &mut sink,
+                        base: off,
+                    },
+                ),
+                _ => zeek::decode_body(&header, &chunk, off, &mut sink),
+            };
+            stats.add(&st);
+            Ok(())
+        },
+    );
+    stats.anomalies += skipped.len() as u64;
+    for a in skipped {
+        sink.anomaly(a);
+    }
+    let mut s = summary(path, format, &stats);
+    if let Err(e) = read {
+        damaged(&mut s, &e, &mut sink);
+    }
+    (s, sink)
+}
+
+/// Marks an input whose reading failed part way: its error says where and why, and an
+/// anomaly at that offset says that what came before was kept.
+fn damaged(s: &mut InputSummary, e: &anyhow::Error, sink: &mut dyn Sink) {
+    let msg = format!("{e:#}");
+    let msg = msg
+        .strip_prefix(&format!("{}: ", s.path))
+        .unwrap_or(&msg)
+        .to_string();
+    if let Some(d) = e.downcast_ref::<source::Damage>() {
+        s.anomalies += 1;
+        sink.anomaly(Anomaly {
+            offset: d.offset,
+            kind: cordon_wire::AnomalyKind::Truncated,
+            detail: format!("{msg}; the {} records before it were kept", s.records),
+        });
+    }
+    s.error = Some(msg);
 }
 
 /// Devices from DHCP and host observations.
@@ -306,25 +452,24 @@ fn device_from(agg: &mut Aggregator, obs: &Observation) {
     }
 }
 
-/// Decodes a whole input with the decoder its format calls for.
+/// Decodes a whole input with the decoder its format calls for; what was read before a
+/// failure is decoded, and the failure reported.
 fn decode_whole<S: Sink>(input: Input, mut sink: S) -> (InputSummary, S) {
     let path = input.path.display().to_string();
     let format = input.format;
-    let data = match input.read_all() {
-        Ok(d) => d,
-        Err(e) => {
-            return (
-                failed(
-                    std::path::Path::new(&path),
-                    format.as_str(),
-                    &format!("{e:#}"),
-                ),
-                sink,
-            )
-        }
-    };
+    let (data, mut err) = input.read_all();
     let st = decode_bytes(format, &data, &mut sink);
-    (summary(path, format, &st), sink)
+    let mut s = summary(path, format, &st);
+    if data.truncated_while_read() {
+        err = Some(source::truncated_while_scanned(
+            std::path::Path::new(&s.path),
+            data.len(),
+        ));
+    }
+    if let Some(e) = err {
+        damaged(&mut s, &e, &mut sink);
+    }
+    (s, sink)
 }
 
 fn decode_bytes(format: Format, data: &[u8], sink: &mut dyn Sink) -> DecodeStats {
@@ -446,7 +591,8 @@ impl Sink for Streamer<'_> {
 /// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
 /// chunks decoded by all cores; other formats whole.
 fn stream(
-    input: Input,
+    probe: &Probe,
+    allow_map: bool,
     intel: &cordon_index::Intel,
     names: &NameIndex,
     internal: &Internal,
@@ -461,7 +607,15 @@ fn stream(
         matcher: new_matcher(),
         batch: Vec::with_capacity(FLOW_BATCH),
     };
-    let path = input.path.display().to_string();
+    let path = probe.path.display().to_string();
+    let input = match Input::open(&probe.path, allow_map) {
+        Ok(i) => i,
+        Err(e) => {
+            progress.inc(probe.disk_size);
+            let s = failed(&probe.path, probe.format.as_str(), &format!("{e:#}"));
+            return (s, Aggregator::default(), Vec::new(), None);
+        }
+    };
     let format = input.format;
     let header = (format == Format::ZeekTsv)
         .then(|| zeek::parse_header(input.head()))
@@ -484,6 +638,8 @@ fn stream(
     let decode = |chunk: &[u8], off: u64, st: &mut Streamer<'_>, stats: &mut DecodeStats| {
         stats.add(&zeek::decode_body(&header, chunk, off, st));
     };
+    // Lines too long to carry, skipped by the reader.
+    let mut skipped: Vec<Anomaly> = Vec::new();
     let read_result = if let Some(map) = input.mapped() {
         // Mapped: each worker cuts the next chunk itself, no copy and no reader thread.
         let data: &[u8] = &map;
@@ -513,10 +669,16 @@ fn stream(
                 });
             }
         });
+        let truncated = map.truncated();
+        let len = map.len();
         // Unmapping hundreds of megabytes takes milliseconds: done aside, while the
         // report is built.
         std::thread::spawn(move || drop(map));
-        Ok(())
+        if truncated {
+            Err(source::truncated_while_scanned(&probe.path, len))
+        } else {
+            Ok(())
+        }
     } else {
         // Read: one reader hands chunks to the workers and takes their spent buffers back.
         let compressed = input.compression.is_some();
@@ -543,7 +705,8 @@ fn stream(
                 });
             }
             let recycle = || spent_rx.try_recv().ok();
-            let r = input.for_each_line_chunk(CHUNK, recycle, |chunk, off| {
+            let skip = |a| skipped.push(a);
+            let r = input.for_each_line_chunk(CHUNK, recycle, skip, |chunk, off| {
                 if !compressed {
                     progress.inc(chunk.len() as u64);
                 }
@@ -570,12 +733,15 @@ fn stream(
         anomalies.extend(st.anomalies);
         stats.add(&s);
     }
-    anomalies.sort_by_key(|a| a.offset);
-    anomalies.truncate(MAX_ANOMALY_RECORDS);
+    stats.anomalies += skipped.len() as u64;
+    anomalies.extend(skipped);
     let mut summary = summary(path, format, &stats);
     if let Err(e) = read_result {
-        summary.error = Some(format!("{e:#}"));
+        let mut sink = Keep(&mut anomalies);
+        damaged(&mut summary, &e, &mut sink);
     }
+    anomalies.sort_by_key(|a| a.offset);
+    anomalies.truncate(MAX_ANOMALY_RECORDS);
     (summary, agg, anomalies, matcher)
 }
 

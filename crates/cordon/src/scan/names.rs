@@ -145,6 +145,30 @@ impl NameIndex {
         }
     }
 
+    /// Adds everything `other` holds, as if its observations had come after this index's
+    /// own (phase 1 indexes each input apart, then merges them in input order).
+    pub fn merge(&mut self, other: NameIndex) {
+        if self.is_empty() && self.interned.is_empty() {
+            *self = other;
+            return;
+        }
+        for (ip, list) in other.by_ip {
+            let mine = self.by_ip.entry(ip).or_default();
+            for seen in list {
+                push(mine, seen);
+            }
+        }
+        for (uid, list) in other.by_uid {
+            let mine = self.by_uid.entry(uid).or_default();
+            for seen in list {
+                push(mine, seen);
+            }
+        }
+        for (k, v) in other.interned {
+            self.interned.entry(k).or_insert(v);
+        }
+    }
+
     /// Names tied to an address.
     pub fn for_ip(&self, ip: IpAddr) -> &[NameSeen] {
         self.by_ip.get(&ip).map_or(&[], Vec::as_slice)

@@ -11,7 +11,7 @@ use crate::model::{
     RecordRef, Summary, WIRE_VERSION,
 };
 use crate::model::{ExpiredWaiver, IndicatorMatch};
-use crate::output::{paint, Style};
+use crate::output::{paint, Safe, Style};
 use crate::policy::Severity;
 use cordon_index::{EntityId, Intel};
 use foldhash::HashMap;
@@ -686,7 +686,7 @@ impl<'a> Report<'a> {
                 v.flows,
                 human_bytes(v.bytes_out),
                 human_bytes(v.bytes_in),
-                lists.into_iter().collect::<Vec<_>>().join(", ")
+                Safe(&lists.into_iter().collect::<Vec<_>>().join(", "))
             )?;
             for Ranked { key: k, agg: e, .. } in &v.top {
                 let what: Vec<String> = if e.names.is_empty() {
@@ -708,11 +708,12 @@ impl<'a> Report<'a> {
                 };
                 writeln!(
                     out,
-                    "    {:<18} → {} {}{svc}  {}  conf {:.2}",
+                    "    {:<18} → {} {}{}  {}  conf {:.2}",
                     k.0.to_string(),
-                    intel.entity(k.1).id,
+                    Safe(&intel.entity(k.1).id),
                     k.2.as_str(),
-                    what.join(", "),
+                    Safe(&svc),
+                    Safe(&what.join(", ")),
                     round2(e.confidence)
                 )?;
             }
@@ -742,16 +743,16 @@ impl<'a> Report<'a> {
                     out,
                     "  {}  {:<15} {} {}{}{}{}",
                     d.mac,
-                    d.ip.as_deref().unwrap_or("-"),
+                    Safe(d.ip.as_deref().unwrap_or("-")),
                     paint(Style::Alert, d.group.as_deref().unwrap_or("?")),
                     paint(Style::Dim, d.maker.as_deref().unwrap_or("")),
                     d.host_name
                         .as_deref()
-                        .map(|h| format!("  host {h}"))
+                        .map(|h| format!("  host {}", Safe(h)))
                         .unwrap_or_default(),
                     d.vendor_class
                         .as_deref()
-                        .map(|v| format!("  class {v}"))
+                        .map(|v| format!("  class {}", Safe(v)))
                         .unwrap_or_default(),
                     if phones.is_empty() {
                         String::new()
@@ -774,10 +775,10 @@ impl<'a> Report<'a> {
                 writeln!(
                     out,
                     "  {:<18} ↔ {}  {} {}  ×{}",
-                    m.asset,
-                    m.remote,
+                    Safe(&m.asset),
+                    Safe(&m.remote),
                     paint(Style::Alert, &m.indicator.id),
-                    m.indicator.name.as_deref().unwrap_or(""),
+                    Safe(m.indicator.name.as_deref().unwrap_or("")),
                     m.count
                 )?;
             }
@@ -807,11 +808,11 @@ impl<'a> Report<'a> {
                     out,
                     "  {:<8} {:<18} {} {} {}  [{}]",
                     paint(Style::Alert, &f.severity),
-                    f.asset_name.as_deref().unwrap_or(&f.asset),
-                    f.entity,
-                    f.relationship,
-                    f.rule,
-                    f.id
+                    Safe(f.asset_name.as_deref().unwrap_or(&f.asset)),
+                    Safe(&f.entity),
+                    Safe(&f.relationship),
+                    Safe(&f.rule),
+                    Safe(&f.id)
                 )?;
             }
             for w in &s.expired_waivers {
@@ -819,24 +820,30 @@ impl<'a> Report<'a> {
                     out,
                     "  {} {} ({}, expired {})",
                     paint(Style::Alert, "expired waiver:"),
-                    w.at,
-                    w.reason,
-                    w.expires
+                    Safe(&w.at),
+                    Safe(&w.reason),
+                    Safe(&w.expires)
                 )?;
             }
         }
         writeln!(out, "\n{}", paint(Style::Bold, "Inputs"))?;
         for i in &s.inputs {
             match &i.error {
-                Some(e) => writeln!(out, "  {}  {}: {}", paint(Style::Alert, "error"), i.path, e)?,
+                Some(e) => writeln!(
+                    out,
+                    "  {}  {}: {}",
+                    paint(Style::Alert, "error"),
+                    Safe(&i.path),
+                    Safe(e)
+                )?,
                 None => writeln!(
                     out,
                     "  {:<26} {:>10} records {:>10} {:>6} anomalies  {}",
-                    i.format,
+                    Safe(&i.format),
                     i.records,
                     human_bytes(i.bytes),
                     i.anomalies,
-                    i.path
+                    Safe(&i.path)
                 )?,
             }
         }
@@ -852,7 +859,10 @@ impl<'a> Report<'a> {
                 writeln!(
                     out,
                     "  {}: byte {}: {}: {}",
-                    a.path, a.offset, a.kind, a.detail
+                    Safe(&a.path),
+                    a.offset,
+                    Safe(&a.kind),
+                    Safe(&a.detail)
                 )?;
             }
         }
