@@ -136,6 +136,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 
     // 2. Decode, phase 1: inputs with names. Names, devices and indicator matches are folded
     // in as they are decoded (memory follows what is distinct, not lines); flows are held.
+    let budget = names::Budget::new(names::Budget::DEFAULT);
     let held: Vec<(InputSummary, Collect<'_>)> = phase1
         .into_par_iter()
         .map(|probe| {
@@ -143,6 +144,8 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             let sink = Collect {
                 flows: Vec::new(),
                 names: NameIndex::default(),
+                intel,
+                budget: &budget,
                 agg: Aggregator::default(),
                 matcher: new_matcher(),
                 internal: &internal,
@@ -159,6 +162,13 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut held = held;
     for (_, c) in &mut held {
         names.merge(std::mem::take(&mut c.names));
+    }
+    if names.dropped > 0 {
+        anstream::eprintln!(
+            "cordon: note: {} DNS answers for addresses of no concern were not kept (more than {} such addresses); they could only have added hosting context",
+            names.dropped,
+            names::Budget::DEFAULT
+        );
     }
 
     // 4. Attribute and aggregate: held flows, then flow-only inputs.
@@ -307,6 +317,8 @@ fn carries_names(p: &Probe) -> bool {
 struct Collect<'a> {
     flows: Vec<Flow>,
     names: NameIndex,
+    intel: &'a cordon_index::Intel,
+    budget: &'a names::Budget,
     /// Devices only.
     agg: Aggregator,
     matcher: Option<Matcher>,
@@ -322,7 +334,18 @@ impl Sink for Collect<'_> {
         }
         match obs {
             Observation::Flow(f) => self.flows.push(f),
-            Observation::Dns(d) => self.names.add_dns(&d),
+            Observation::Dns(d) => {
+                let intel = self.intel;
+                // An answer matters when its address may lie in an AS of concern or a name
+                // of its chain is known to the domain rules; the others only add context.
+                let matters = |ip: IpAddr, chain: &[&str]| {
+                    (match ip {
+                        IpAddr::V4(a) => intel.may_be_of_concern_v4(u32::from(a)),
+                        IpAddr::V6(_) => true,
+                    }) || chain.iter().any(|n| intel.lookup_domain(n).is_some())
+                };
+                self.names.add_dns_within(&d, &matters, self.budget)
+            }
             Observation::Name(n) => self.names.add_server_name(&n),
             other => device_from(&mut self.agg, &other),
         }

@@ -5,7 +5,11 @@
 //! attributed: an address is then explained by the names that resolved to it, and a
 //! connection by the name it asked for (linked by Zeek uid or Suricata flow id).
 //!
-//! **Memory is bounded**: at most [`MAX_NAMES_PER_KEY`] names per address or connection.
+//! **Memory is bounded**: at most [`MAX_NAMES_PER_KEY`] names per address or connection,
+//! and each distinct name is stored once. DNS answers that can matter to attribution (an
+//! address that may lie in an AS of concern, or a chain with a name some domain rule
+//! knows) are always kept; the others, which can only add hosting context, are kept while
+//! a [`Budget`] of addresses lasts and counted when it is spent.
 
 use cordon_wire::{Dns, DnsData, NameSource, ServerName};
 use foldhash::HashMap;
@@ -56,9 +60,30 @@ pub struct NameSeen {
     pub via: Via,
 }
 
+/// Addresses of no concern whose DNS names phase 1 may still keep, shared by its workers.
+pub struct Budget(std::sync::atomic::AtomicUsize);
+
+impl Budget {
+    /// Enough for the DNS answers of a large enterprise's day; about 500 bytes each.
+    pub const DEFAULT: usize = 256 * 1024;
+
+    pub fn new(addresses: usize) -> Budget {
+        Budget(std::sync::atomic::AtomicUsize::new(addresses))
+    }
+
+    fn take(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
 /// Names by address and by connection id.
 #[derive(Default)]
 pub struct NameIndex {
+    /// DNS answers not kept because the [`Budget`] was spent.
+    pub dropped: u64,
     by_ip: HashMap<IpAddr, Vec<NameSeen>>,
     by_uid: HashMap<Box<str>, Vec<NameSeen>>,
     /// Interned names, so each distinct name is stored once.
@@ -84,6 +109,17 @@ impl NameIndex {
 
     /// Every address in the answer gets every name of the chain that led to it.
     pub fn add_dns(&mut self, d: &Dns) {
+        self.add_dns_within(d, &|_, _| true, &Budget::new(usize::MAX));
+    }
+
+    /// [`NameIndex::add_dns`], keeping an answer whose address and chain are of no concern
+    /// (`matters` says no) only while `budget` lasts.
+    pub fn add_dns_within(
+        &mut self,
+        d: &Dns,
+        matters: &dyn Fn(IpAddr, &[&str]) -> bool,
+        budget: &Budget,
+    ) {
         let mut owners: Vec<&str> = vec![d.query.as_str()];
         let mut chain = d.query.clone();
         for r in &d.answers {
@@ -97,11 +133,16 @@ impl NameIndex {
         }
         for r in &d.answers {
             let DnsData::Addr(ip) = r.data else { continue };
+            let key = ip.to_canonical();
+            if !self.by_ip.contains_key(&key) && !matters(key, &owners) && !budget.take() {
+                self.dropped += 1;
+                continue;
+            }
             let text: Arc<str> = format!("{chain} → {ip}").into();
             // The names of the chain, most specific (the query) first.
             let names: Vec<Arc<str>> = owners.iter().map(|o| self.intern(o)).collect();
             let owner = self.intern(&r.name);
-            let list = self.by_ip.entry(ip.to_canonical()).or_default();
+            let list = self.by_ip.entry(key).or_default();
             for n in names {
                 push(
                     list,
@@ -149,9 +190,12 @@ impl NameIndex {
     /// own (phase 1 indexes each input apart, then merges them in input order).
     pub fn merge(&mut self, other: NameIndex) {
         if self.is_empty() && self.interned.is_empty() {
+            let dropped = self.dropped;
             *self = other;
+            self.dropped += dropped;
             return;
         }
+        self.dropped += other.dropped;
         for (ip, list) in other.by_ip {
             let mine = self.by_ip.entry(ip).or_default();
             for seen in list {
@@ -197,6 +241,57 @@ impl NameIndex {
 mod tests {
     use super::*;
     use cordon_wire::DnsRecord;
+
+    fn answer(query: &str, ip: &str) -> Dns {
+        Dns {
+            ts: 0,
+            client: None,
+            server: None,
+            query: query.into(),
+            answers: vec![DnsRecord {
+                name: query.into(),
+                data: DnsData::Addr(ip.parse().unwrap()),
+                ttl: 60,
+            }],
+            uid: None,
+        }
+    }
+
+    /// Answers that matter are always kept; the others while the budget lasts, then
+    /// counted; an address already known keeps gaining names; merging adds the counts.
+    #[test]
+    fn answers_of_no_concern_are_kept_within_the_budget() {
+        let budget = Budget::new(2);
+        let matters = |_: IpAddr, chain: &[&str]| chain.iter().any(|n| n.ends_with(".cn"));
+        let mut a = NameIndex::default();
+        for i in 0..5 {
+            a.add_dns_within(
+                &answer(&format!("h{i}.example"), &format!("192.0.2.{i}")),
+                &matters,
+                &budget,
+            );
+            a.add_dns_within(
+                &answer(&format!("h{i}.example.cn"), &format!("198.51.100.{i}")),
+                &matters,
+                &budget,
+            );
+        }
+        // Known address: a second name for it costs nothing.
+        a.add_dns_within(&answer("again.example", "192.0.2.0"), &matters, &budget);
+        assert!(a.has_ip(&"192.0.2.0".parse().unwrap()) && a.has_ip(&"192.0.2.1".parse().unwrap()));
+        assert!(!a.has_ip(&"192.0.2.2".parse().unwrap()));
+        assert_eq!(a.for_ip("192.0.2.0".parse().unwrap()).len(), 2);
+        assert!((0..5).all(|i| a.has_ip(&format!("198.51.100.{i}").parse().unwrap())));
+        assert_eq!(a.dropped, 3);
+        let mut b = NameIndex::default();
+        b.add_dns_within(&answer("late.example", "192.0.2.9"), &matters, &budget);
+        assert_eq!(b.dropped, 1);
+        let mut all = NameIndex::default();
+        all.merge(a);
+        all.merge(b);
+        assert_eq!(all.dropped, 4);
+        assert_eq!(all.for_ip("192.0.2.0".parse().unwrap()).len(), 2);
+    }
 
     #[test]
     fn cname_chains_name_every_address() {
