@@ -51,8 +51,13 @@ pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// A character that [`safe`] escapes.
 pub fn unsafe_char(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    (c.is_control() && c != '\n') || is_bidi(c)
+}
+
+/// The invisible marks that set or override the direction of text (Unicode's bidi
+/// controls): shown raw, they can make `gpj.exe` read as `exe.jpg`.
+pub fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// [`safe`] as a `Display` value, for format strings.

@@ -67,7 +67,13 @@ fn line(f: &Finding) -> String {
         f.id
     )
     .chars()
-    .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+    .map(|c| {
+        if c.is_control() || crate::output::is_bidi(c) {
+            '\u{fffd}'
+        } else {
+            c
+        }
+    })
     .collect()
 }
 

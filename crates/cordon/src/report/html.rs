@@ -19,7 +19,9 @@ pub fn esc(s: &str) -> String {
             '>' => o.push_str("&gt;"),
             '"' => o.push_str("&quot;"),
             '\'' => o.push_str("&#39;"),
-            c if c.is_control() && c != '\n' && c != '\t' => o.push('\u{fffd}'),
+            c if (c.is_control() && c != '\n' && c != '\t') || crate::output::is_bidi(c) => {
+                o.push('\u{fffd}')
+            }
             c => o.push(c),
         }
     }
@@ -557,6 +559,11 @@ mod tests {
             "&lt;img src=x onerror=&quot;a&quot;&gt;&amp;&#39;"
         );
         assert_eq!(esc("a\u{1b}[31m"), "a\u{fffd}[31m");
+        // Bidi overrides and isolates would reorder what the reader sees.
+        assert_eq!(
+            esc("evil\u{202e}gpj.exe\u{2066}"),
+            "evil\u{fffd}gpj.exe\u{fffd}"
+        );
         for (url, is_link) in [
             ("https://www.fcc.gov/supplychain/coveredlist", true),
             ("javascript:alert(1)", false),

@@ -14,7 +14,7 @@ pub fn md_esc(s: &str) -> String {
                 o.push(c);
             }
             '\n' | '\r' => o.push(' '),
-            c if c.is_control() => o.push('\u{fffd}'),
+            c if c.is_control() || crate::output::is_bidi(c) => o.push('\u{fffd}'),
             c => o.push(c),
         }
     }
@@ -229,6 +229,8 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(md_esc("a|b<script>\n*x*"), "a\\|b\\<script\\> \\*x\\*");
+        // Bidi overrides and isolates would reorder what the reader sees.
+        assert_eq!(md_esc("evil\u{202e}gpj\u{2067}"), "evil\u{fffd}gpj\u{fffd}");
         assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("10.0.0.1"), "10.0.0.1");
         assert_eq!(md_link("javascript:x", "t"), "t");

@@ -163,6 +163,12 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     for (_, c) in &mut held {
         names.merge(std::mem::take(&mut c.names));
     }
+    if names.invalid > 0 {
+        anstream::eprintln!(
+            "cordon: note: {} names in the telemetry cannot be host names (bad characters or lengths) and were not used",
+            names.invalid
+        );
+    }
     if names.dropped > 0 {
         anstream::eprintln!(
             "cordon: note: {} DNS answers for addresses of no concern were not kept (more than {} such addresses); they could only have added hosting context",

@@ -79,11 +79,30 @@ impl Budget {
     }
 }
 
+/// Whether `name` can be a host name: 1 to 253 bytes of labels of 1 to 63 characters,
+/// each a letter, digit, `-` or `_` (letters of any script, for names not yet in
+/// punycode), optionally a leading `*.` wildcard label. Anything else that telemetry calls
+/// a name (a 122 KB "name", markup, quotes, spaces) attributes nothing and is not kept.
+pub fn is_hostname(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let body = name.strip_prefix("*.").unwrap_or(name);
+    !body.is_empty()
+        && name.len() <= 253
+        && body.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars().count() <= 63
+                && l.chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+        })
+}
+
 /// Names by address and by connection id.
 #[derive(Default)]
 pub struct NameIndex {
     /// DNS answers not kept because the [`Budget`] was spent.
     pub dropped: u64,
+    /// Names refused because they cannot be host names ([`is_hostname`]).
+    pub invalid: u64,
     by_ip: HashMap<IpAddr, Vec<NameSeen>>,
     by_uid: HashMap<Box<str>, Vec<NameSeen>>,
     /// Interned names, so each distinct name is stored once.
@@ -120,10 +139,18 @@ impl NameIndex {
         matters: &dyn Fn(IpAddr, &[&str]) -> bool,
         budget: &Budget,
     ) {
+        if !is_hostname(&d.query) {
+            self.invalid += 1;
+            return;
+        }
         let mut owners: Vec<&str> = vec![d.query.as_str()];
         let mut chain = d.query.clone();
         for r in &d.answers {
             if let DnsData::Cname(target) = &r.data {
+                if !is_hostname(target) {
+                    self.invalid += 1;
+                    continue;
+                }
                 if !owners.contains(&target.as_str()) {
                     owners.push(target);
                     chain.push_str(" → ");
@@ -168,6 +195,10 @@ impl NameIndex {
         if s.name.parse::<IpAddr>().is_ok() {
             return;
         }
+        if !is_hostname(&s.name) {
+            self.invalid += 1;
+            return;
+        }
         let name = self.intern(&s.name);
         if let Some(ip) = s.server {
             push(
@@ -190,12 +221,14 @@ impl NameIndex {
     /// own (phase 1 indexes each input apart, then merges them in input order).
     pub fn merge(&mut self, other: NameIndex) {
         if self.is_empty() && self.interned.is_empty() {
-            let dropped = self.dropped;
+            let (dropped, invalid) = (self.dropped, self.invalid);
             *self = other;
             self.dropped += dropped;
+            self.invalid += invalid;
             return;
         }
         self.dropped += other.dropped;
+        self.invalid += other.invalid;
         for (ip, list) in other.by_ip {
             let mine = self.by_ip.entry(ip).or_default();
             for seen in list {
@@ -255,6 +288,42 @@ mod tests {
             }],
             uid: None,
         }
+    }
+
+    #[test]
+    fn host_names_are_validated() {
+        for ok in [
+            "dashscope.aliyuncs.com",
+            "a",
+            "*.alicdn.com",
+            "x_y.example.",
+            "數據.中国",
+            "xn--fiq228c.xn--fiqs8s",
+        ] {
+            assert!(is_hostname(ok), "{ok}");
+        }
+        let long_label = "a".repeat(64) + ".com";
+        let long_name = ["abcdefghi"; 26].join(".");
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "<script>.com",
+            "a b.com",
+            "\"x\".com",
+            "a\u{1b}.com",
+            "*.",
+            "a.*.com",
+            &long_label,
+            &long_name,
+        ] {
+            assert!(!is_hostname(bad), "{bad}");
+        }
+        let mut idx = NameIndex::default();
+        idx.add_dns(&answer("<img src=x>.aliyuncs.com", "47.88.1.2"));
+        idx.add_dns(&answer("ok.aliyuncs.com", "47.88.1.2"));
+        assert_eq!(idx.invalid, 1);
+        assert_eq!(idx.for_ip("47.88.1.2".parse().unwrap()).len(), 1);
     }
 
     /// Answers that matter are always kept; the others while the budget lasts, then
