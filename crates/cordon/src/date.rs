@@ -40,6 +40,26 @@ pub fn parse_days(s: &str) -> Option<i64> {
     Some(days_from_civil(y, m, d))
 }
 
+/// Parses a calendar date written exactly `YYYY-MM-DD` (four-digit year, two-digit month and
+/// day, a day the month has) into days since the epoch: nothing before or after it, no
+/// sign, no 2026-02-31. For dates that are stored and shown again.
+pub fn parse_exact(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return None;
+    }
+    let days = parse_days(s)?;
+    (format_days(days) == s).then_some(days)
+}
+
 pub fn format_days(days: i64) -> String {
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}")
@@ -101,5 +121,39 @@ mod tests {
             rfc3339_micros(1_764_115_200_000_000),
             "2025-11-26T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn exact_dates_are_calendar_dates() {
+        for s in [
+            "2026-06-17",
+            "2024-02-29",
+            "2000-02-29",
+            "0001-01-01",
+            "9999-12-31",
+        ] {
+            assert_eq!(parse_exact(s), parse_days(s), "{s}");
+            assert!(parse_exact(s).is_some(), "{s}");
+        }
+        for s in [
+            "2026-02-31",
+            "2025-02-29",
+            "1900-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-01",
+            "2026-01-00",
+            "2026-06-17x",
+            "2026-06-17\u{1b}",
+            " 2026-06-17",
+            "2026-6-17",
+            "+202-06-17",
+            "2026/06/17",
+            "",
+            "2026-06-1",
+            "２026-06-17",
+        ] {
+            assert_eq!(parse_exact(s), None, "{s:?}");
+        }
     }
 }

@@ -104,15 +104,16 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
 
 fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outcome> {
     let dir = data_dir(g).context("no data folder: set --data-dir or HOME")?;
+    // Checked before anything is read: the date is stored, and shown in every scan summary.
+    if let Some(d) = date_arg {
+        if date::parse_exact(d).is_none() {
+            bail!("--date {d:?} is not a calendar date written YYYY-MM-DD");
+        }
+    }
     let (table, format) =
         store::parse_files(files).context("import refused; the table in use is unchanged")?;
     let date = match date_arg {
-        Some(d) => {
-            if date::parse_days(d).is_none() {
-                bail!("--date {d:?} is not YYYY-MM-DD");
-            }
-            d.to_string()
-        }
+        Some(d) => d.to_string(),
         None => {
             let newest = files
                 .iter()

@@ -195,3 +195,55 @@ fn import_maxmind_mmdb() {
     );
     assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
 }
+
+fn import(data: &Path, csv: &Path, date: &str) -> Output {
+    cordon(
+        data,
+        &["intel", "import", csv.to_str().unwrap(), "--date", date],
+    )
+}
+
+fn status_json(data: &Path) -> Value {
+    let st = cordon(data, &["intel", "status", "--format", "json"]);
+    assert!(st.status.success(), "{st:?}");
+    serde_json::from_slice(&st.stdout).unwrap()
+}
+
+/// `--date` must be a real calendar date written as YYYY-MM-DD, nothing more.
+#[test]
+fn import_date_must_be_a_calendar_date() {
+    let dir = tempdir("date");
+    let data = dir.join("data");
+    let csv = dir.join("a.csv");
+    std::fs::write(&csv, "8.8.8.0,8.8.8.255,15169,Google LLC\n").unwrap();
+    for bad in [
+        "2026-02-31",
+        "2026-04-31",
+        "2025-02-29",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-06-17<script>",
+        "2026-06-17\u{1b}]0;x\u{7}",
+        "2026-06-17 ",
+        " 2026-06-17",
+        "2026-6-17",
+        "+2026-06-1",
+        "20260617",
+        "",
+    ] {
+        let out = import(&data, &csv, bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        assert!(
+            err.contains("--date") && err.contains("YYYY-MM-DD"),
+            "{bad:?}: {err}"
+        );
+        assert!(!data.join("ip-asn.bin").exists(), "{bad:?}");
+    }
+    let out = import(&data, &csv, "2024-02-29");
+    assert!(out.status.success(), "{out:?}");
+    assert!(status_json(&data)["ip_table"]
+        .as_str()
+        .unwrap()
+        .contains("2024-02-29"));
+}
