@@ -71,7 +71,8 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
         IntelCommand::Import { files, date } => import(g, files, date.as_deref()),
         IntelCommand::Reset => {
             let dir = data_dir(g).context("no data folder: set --data-dir or HOME")?;
-            if store::remove(&dir)? {
+            let lock = store::lock(&dir)?;
+            if store::remove(&lock)? {
                 println!("removed the imported IP table from {}", dir.display());
             } else {
                 println!("no imported IP table in {}", dir.display());
@@ -110,6 +111,8 @@ fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outco
             bail!("--date {d:?} is not a calendar date written YYYY-MM-DD");
         }
     }
+    // Held until the new table is installed: a second import or a reset fails meanwhile.
+    let lock = store::lock(&dir).context("import refused; the table in use is unchanged")?;
     let (table, format) =
         store::parse_files(files).context("import refused; the table in use is unchanged")?;
     let date = match date_arg {
@@ -140,7 +143,7 @@ fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outco
         .freeze()
         .map_err(anyhow::Error::new)
         .context("import refused: the ranges do not build")?;
-    store::write(&dir, &info, &table)?;
+    store::write(&lock, &info, &table)?;
     println!(
         "imported {} IPv4 and {} IPv6 ranges ({} dataset, dated {}) into {}",
         info.v4_ranges,

@@ -247,3 +247,141 @@ fn import_date_must_be_a_calendar_date() {
         .unwrap()
         .contains("2024-02-29"));
 }
+/// A table file in the layout cordon wrote up to format version 1 (`ip-asn.bin` holding the
+/// ranges, with a valid checksum; the metadata beside it in `ip-asn.json`), holding exactly
+/// the given rows, valid or not.
+fn write_v1_store(data: &Path, v4: &[(u32, u32, u32)], names: &[(u32, &str)]) {
+    let mut body = Vec::new();
+    for n in [v4.len(), 0, names.len()] {
+        body.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    for &(s, e, a) in v4 {
+        for x in [s, e, a] {
+            body.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    for &(a, n) in names {
+        body.extend_from_slice(&a.to_le_bytes());
+        body.extend_from_slice(&(n.len() as u16).to_le_bytes());
+        body.extend_from_slice(n.as_bytes());
+    }
+    let sum = body.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    let mut file = b"CORDONIP".to_vec();
+    file.extend_from_slice(&1u32.to_le_bytes());
+    file.extend_from_slice(&sum.to_le_bytes());
+    file.extend_from_slice(&body);
+    std::fs::create_dir_all(data).unwrap();
+    std::fs::write(data.join("ip-asn.bin"), file).unwrap();
+    let info = serde_json::json!({
+        "format": "ip-location-db", "files": ["old.csv"], "date": "2026-01-01",
+        "imported": "2026-01-02", "v4_ranges": v4.len(), "v6_ranges": 0, "asns": names.len(),
+    });
+    std::fs::write(data.join("ip-asn.json"), info.to_string()).unwrap();
+}
+
+const ALIBABA_V4: (u32, u32, u32) = (0x2F58_0000, 0x2F59_FFFF, 45102);
+const GOOGLE_V4: (u32, u32, u32) = (0x0808_0800, 0x0808_08FF, 15169);
+
+/// A table installed by an earlier cordon (two files) still loads, with its metadata, and
+/// `intel reset` removes both files.
+#[test]
+fn table_in_the_old_two_file_layout_still_loads() {
+    let data = tempdir("v1").join("data");
+    write_v1_store(
+        &data,
+        &[GOOGLE_V4, ALIBABA_V4],
+        &[(15169, "Google LLC"), (45102, "Alibaba")],
+    );
+    let out = cordon(&data, &["explain", "--format", "json", "8.8.8.8"]);
+    assert!(out.stderr.is_empty(), "{out:?}");
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["found"]["organisation"], "Google LLC");
+    let st = status_json(&data);
+    assert!(st["import_error"].is_null(), "{st}");
+    assert!(
+        st["ip_table"].as_str().unwrap().contains("2026-01-01"),
+        "{st}"
+    );
+    assert!(cordon(&data, &["intel", "reset"]).status.success());
+    assert!(!data.join("ip-asn.bin").exists() && !data.join("ip-asn.json").exists());
+}
+
+/// The installed table file carries its own metadata: whatever table is in place, the
+/// dataset, date and counts shown are that table's (an import killed half-way, or a table
+/// file restored from a backup, cannot pair one import's table with another's metadata).
+#[test]
+fn table_and_metadata_are_installed_together() {
+    let dir = tempdir("together");
+    let (da, db) = (dir.join("a"), dir.join("b"));
+    let a = dir.join("a.csv");
+    std::fs::write(&a, "47.88.0.0,47.89.255.255,45102,OLD-ALIBABA\n").unwrap();
+    let b = dir.join("b.csv");
+    std::fs::write(
+        &b,
+        "8.8.8.0,8.8.8.255,15169,Google LLC\n47.88.0.0,47.89.255.255,45102,NEW-ALIBABA\n",
+    )
+    .unwrap();
+    assert!(import(&da, &a, "2026-01-01").status.success());
+    assert!(import(&db, &b, "2026-06-01").status.success());
+    // B's folder, with A's table file in place of B's.
+    std::fs::copy(da.join("ip-asn.bin"), db.join("ip-asn.bin")).unwrap();
+    let st = status_json(&db);
+    assert!(st["import_error"].is_null(), "{st}");
+    let shown = st["ip_table"].as_str().unwrap();
+    assert!(shown.contains("2026-01-01"), "{st}");
+    let j = explain_found(&db, "47.88.1.2");
+    assert_eq!(j["found"]["organisation"], "OLD-ALIBABA");
+    let ds = j.to_string();
+    assert!(ds.contains("a.csv") && !ds.contains("b.csv"), "{ds}");
+    // Nothing but the table (and the lock) is left in the folder: no temporary files.
+    let mut names: Vec<String> = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".lock", "ip-asn.bin"]);
+}
+
+/// An import or reset does not start while another holds the data folder's lock: it fails
+/// clearly and leaves the table in use.
+#[test]
+fn import_and_reset_refuse_while_the_folder_is_locked() {
+    let dir = tempdir("lock");
+    let data = dir.join("data");
+    let a = dir.join("a.csv");
+    std::fs::write(&a, "8.8.8.0,8.8.8.255,15169,Google LLC\n").unwrap();
+    let b = dir.join("b.csv");
+    std::fs::write(&b, "8.8.8.0,8.8.8.255,64512,Someone Else\n").unwrap();
+    assert!(import(&data, &a, "2026-01-01").status.success());
+
+    // Another import in progress, as far as the lock tells.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data.join(".lock"))
+        .unwrap();
+    held.try_lock().unwrap();
+    for args in [
+        vec![
+            "intel",
+            "import",
+            b.to_str().unwrap(),
+            "--date",
+            "2026-06-01",
+        ],
+        vec!["intel", "reset"],
+    ] {
+        let out = cordon(&data, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("another cordon"), "{args:?}: {err}");
+    }
+    assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS15169");
+
+    drop(held);
+    assert!(import(&data, &b, "2026-06-01").status.success());
+    assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS64512");
+}

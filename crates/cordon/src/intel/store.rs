@@ -3,9 +3,15 @@
 //!
 //! `cordon intel import` reads one or more files (ip-location-db CSV, iptoasn TSV, MaxMind
 //! GeoLite2-ASN mmdb), checks every row, and only then replaces `ip-asn.bin` in the data
-//! folder, by writing a temporary file and renaming it: **a missing or corrupt dataset is
-//! refused and the previous table stays in use.** The binary file carries a magic, a format
-//! version and a checksum; a table that fails them is reported and not used.
+//! folder: **a missing or corrupt dataset is refused and the previous table stays in use.**
+//!
+//! `ip-asn.bin` is one file holding the table and its metadata (dataset, files, date,
+//! counts) under a magic, a format version and a checksum; a table that fails them is
+//! reported and not used. An import writes it to a temporary file of its own, syncs it to
+//! the disk, renames it over the old one and syncs the folder, all while holding the data
+//! folder's lock (`.lock`), which `intel reset` takes too: a crash leaves the old table or
+//! the new one, whole, and two imports cannot interleave. Tables written before the
+//! metadata moved into the file (format version 1, metadata in `ip-asn.json`) still load.
 
 use anyhow::{bail, Context, Result};
 use cordon_index::{AsRange, Dataset};
@@ -15,9 +21,17 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"CORDONIP";
-const VERSION: u32 = 1;
+/// Format version 2: the import metadata inside the checksummed file.
+const VERSION: u32 = 2;
+/// Format version 1: the table alone, its metadata in `INFO` beside it. Still read.
+const LEGACY_VERSION: u32 = 1;
 const TABLE: &str = "ip-asn.bin";
+/// Version 1's metadata file; removed when a version 2 table is installed.
 const INFO: &str = "ip-asn.json";
+/// The data folder's lock file (see [`lock`]).
+const LOCK: &str = ".lock";
+/// Temporary files of an import: `.ip-asn.bin.<pid>-<nonce>-<n>.tmp`.
+const TEMP_PREFIX: &str = ".ip-asn.bin.";
 /// Organisation names longer than this are cut (they are display text).
 const MAX_NAME: usize = 200;
 
@@ -335,8 +349,8 @@ fn checksum(data: &[u8]) -> u64 {
     })
 }
 
-fn encode(table: &Table) -> Vec<u8> {
-    let mut body = Vec::with_capacity(table.v4.len() * 12 + table.v6.len() * 36 + 64);
+/// The ranges and names, as both format versions lay them out.
+fn encode_table(table: &Table, body: &mut Vec<u8>) {
     body.extend_from_slice(&(table.v4.len() as u64).to_le_bytes());
     body.extend_from_slice(&(table.v6.len() as u64).to_le_bytes());
     body.extend_from_slice(&(table.names.len() as u64).to_le_bytes());
@@ -355,12 +369,28 @@ fn encode(table: &Table) -> Vec<u8> {
         body.extend_from_slice(&(name.len() as u16).to_le_bytes());
         body.extend_from_slice(name.as_bytes());
     }
+}
+
+/// Magic, version, checksum of the body, body.
+fn frame(version: u32, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 20);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&checksum(&body).to_le_bytes());
-    out.extend_from_slice(&body);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&checksum(body).to_le_bytes());
+    out.extend_from_slice(body);
     out
+}
+
+/// The stored form (format version 2): the metadata as JSON, length first, then the table,
+/// all under one checksum.
+fn encode(info: &ImportInfo, table: &Table) -> Vec<u8> {
+    let json = serde_json::to_vec(info).expect("import metadata serialises");
+    let mut body =
+        Vec::with_capacity(4 + json.len() + table.v4.len() * 12 + table.v6.len() * 36 + 64);
+    body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    body.extend_from_slice(&json);
+    encode_table(table, &mut body);
+    frame(VERSION, &body)
 }
 
 /// A little reader that refuses to read past the end.
@@ -393,13 +423,15 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn decode(data: &[u8]) -> Result<Table> {
+/// Decodes a stored table. Format version 2 carries its metadata (`Some`); version 1, written
+/// by cordon before the metadata moved into the file, has it in `ip-asn.json` beside it.
+fn decode(data: &[u8]) -> Result<(Option<ImportInfo>, Table)> {
     if data.len() < 20 || &data[..8] != MAGIC {
         bail!("not a cordon IP table (bad magic)");
     }
     let version = u32::from_le_bytes(data[8..12].try_into()?);
-    if version != VERSION {
-        bail!("format version {version}, this cordon reads {VERSION}: import the dataset again");
+    if version != VERSION && version != LEGACY_VERSION {
+        bail!("format version {version}, this cordon reads {LEGACY_VERSION} and {VERSION}: import the dataset again");
     }
     let sum = u64::from_le_bytes(data[12..20].try_into()?);
     let body = &data[20..];
@@ -407,12 +439,20 @@ fn decode(data: &[u8]) -> Result<Table> {
         bail!("checksum mismatch: the file is corrupt or truncated");
     }
     let mut c = Cursor { data: body, at: 0 };
+    let info = if version == LEGACY_VERSION {
+        None
+    } else {
+        let len = c.u32()? as usize;
+        let info: ImportInfo = serde_json::from_slice(c.take(len)?)
+            .context("table damaged: its import metadata is not valid")?;
+        Some(info)
+    };
     let (n4, n6, nn) = (c.u64()? as usize, c.u64()? as usize, c.u64()? as usize);
     // Counts are checked against the bytes actually present before anything is allocated.
     let need = n4
         .checked_mul(12)
         .and_then(|a| n6.checked_mul(36).and_then(|b| a.checked_add(b)));
-    if need.is_none_or(|n| n > body.len()) {
+    if need.is_none_or(|n| n > body.len() - c.at) {
         bail!("range counts exceed the file size");
     }
     let mut t = Table {
@@ -443,54 +483,259 @@ fn decode(data: &[u8]) -> Result<Table> {
     if c.at != body.len() {
         bail!("{} bytes of trailing data", body.len() - c.at);
     }
-    Ok(t)
+    Ok((info, t))
 }
 
 /// Reads the imported table, if one is installed. `Ok(None)`: nothing imported.
+///
+/// Needs no lock: the table file is only ever replaced whole, by a rename.
 pub fn read(dir: &Path) -> Result<Option<(ImportInfo, Table)>> {
     let (tp, ip) = (dir.join(TABLE), dir.join(INFO));
-    if !tp.exists() {
-        return Ok(None);
+    // Twice at most: an import may replace a version-1 table (and remove its metadata file)
+    // between reading the one and the other.
+    for attempt in 0..2 {
+        let data = match std::fs::read(&tp) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot read", tp.display())),
+        };
+        let (info, table) = decode(&data).with_context(|| format!("{}", tp.display()))?;
+        if let Some(info) = info {
+            return Ok(Some((info, table)));
+        }
+        let json = match std::fs::read(&ip) {
+            Ok(j) => j,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => continue,
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot read", ip.display())),
+        };
+        let info: ImportInfo = serde_json::from_slice(&json)
+            .with_context(|| format!("{}: not valid import metadata", ip.display()))?;
+        return Ok(Some((info, table)));
     }
-    let data = std::fs::read(&tp).with_context(|| format!("{}: cannot read", tp.display()))?;
-    let table = decode(&data).with_context(|| format!("{}", tp.display()))?;
-    let info: ImportInfo = serde_json::from_slice(
-        &std::fs::read(&ip).with_context(|| format!("{}: cannot read", ip.display()))?,
-    )
-    .with_context(|| format!("{}: not valid import metadata", ip.display()))?;
-    Ok(Some((info, table)))
+    unreachable!("the second attempt returns")
 }
 
-/// Replaces the installed table, atomically. The table must have been fully parsed.
-pub fn write(dir: &Path, info: &ImportInfo, table: &Table) -> Result<()> {
+/// The data folder's advisory lock (`flock` on `.lock` in it), held by an import or a reset
+/// from start to end; released when dropped. Readers do not need it.
+pub struct Lock {
+    dir: PathBuf,
+    _file: std::fs::File,
+}
+
+/// Takes the data folder's lock, creating the folder if needed. Fails at once, saying why,
+/// when another cordon holds it.
+pub fn lock(dir: &Path) -> Result<Lock> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let put = |name: &str, bytes: &[u8]| -> Result<()> {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-        std::fs::rename(&tmp, dir.join(name))
-            .with_context(|| format!("{}: cannot replace", dir.join(name).display()))
+    let path = dir.join(LOCK);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Lock {
+            dir: dir.to_path_buf(),
+            _file: file,
+        }),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{}: another cordon is importing into or resetting this data folder (it holds {LOCK}); try again when it has finished",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("{}: cannot lock", path.display()))
+        }
+    }
+}
+
+/// Flushes the folder's entries (a rename, a removal) to the disk.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("{}: cannot sync", dir.display()))
+}
+
+/// Whether `name` is a temporary file of an import (this version's unique names, or the
+/// fixed names of version-1 imports).
+fn is_temp(name: &str) -> bool {
+    name == ".ip-asn.bin.tmp"
+        || name == ".ip-asn.json.tmp"
+        || (name.starts_with(TEMP_PREFIX) && name.ends_with(".tmp"))
+}
+
+/// Removes what killed imports left behind. Only under the lock: no import is running.
+fn remove_temps(lock: &Lock) {
+    let Ok(entries) = std::fs::read_dir(&lock.dir) else {
+        return;
     };
-    // Metadata first: a crash between the two renames leaves a table whose metadata already
-    // describes it, or the old pair if the first rename did not happen.
-    put(INFO, &serde_json::to_vec_pretty(info)?)?;
-    put(TABLE, &encode(table))
+    for e in entries.flatten() {
+        if e.file_name().to_str().is_some_and(is_temp) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Replaces the installed table, atomically and durably: table and metadata go into one
+/// temporary file under a name no other process uses, which is synced to the disk and then
+/// renamed over the table; then the folder is synced. A crash leaves the old table or the
+/// new one, whole. The table must have been fully parsed.
+pub fn write(lock: &Lock, info: &ImportInfo, table: &Table) -> Result<()> {
+    use std::io::Write;
+    let dir = &lock.dir;
+    remove_temps(lock);
+    let bytes = encode(info, table);
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut n = 0u32;
+    let (tmp, mut file) = loop {
+        let p = dir.join(format!(
+            "{TEMP_PREFIX}{}-{nonce:x}-{n}.tmp",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&p)
+        {
+            Ok(f) => break (p, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e).with_context(|| format!("{}: cannot create", p.display())),
+        }
+    };
+    let installed = (|| -> Result<()> {
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("{}: cannot write", tmp.display()))?;
+        drop(file);
+        std::fs::rename(&tmp, dir.join(TABLE))
+            .with_context(|| format!("{}: cannot replace", dir.join(TABLE).display()))
+    })();
+    if installed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+        return installed;
+    }
+    // A version-1 table's metadata, now out of date (the new table ignores it).
+    let _ = std::fs::remove_file(dir.join(INFO));
+    sync_dir(dir)
 }
 
 /// Removes the installed table, going back to the bundled subset.
-pub fn remove(dir: &Path) -> Result<bool> {
+pub fn remove(lock: &Lock) -> Result<bool> {
+    let dir = &lock.dir;
+    remove_temps(lock);
     let tp = dir.join(TABLE);
-    if !tp.exists() {
-        return Ok(false);
-    }
-    std::fs::remove_file(&tp).with_context(|| format!("{}: cannot remove", tp.display()))?;
+    let removed = match std::fs::remove_file(&tp) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot remove", tp.display())),
+    };
     let _ = std::fs::remove_file(dir.join(INFO));
-    Ok(true)
+    sync_dir(dir)?;
+    Ok(removed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::intel::load::tests::tempdir;
+
+    fn info_of(t: &Table) -> ImportInfo {
+        ImportInfo {
+            format: "ip-location-db".into(),
+            files: vec!["asn-ipv4.csv".into()],
+            date: "2026-06-17".into(),
+            imported: "2026-06-18".into(),
+            v4_ranges: t.v4.len(),
+            v6_ranges: t.v6.len(),
+            asns: t.names.len(),
+        }
+    }
+
+    fn small_table(asn: u32) -> Table {
+        Table {
+            v4: vec![AsRange {
+                start: 0x0808_0800,
+                end: 0x0808_08ff,
+                asn,
+            }],
+            v6: vec![],
+            names: [(asn, format!("AS {asn}"))].into(),
+        }
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn one_file_holds_table_and_metadata() {
+        let dir = tempdir();
+        // What killed imports of this and the previous version leave behind.
+        for stale in [
+            ".ip-asn.bin.tmp",
+            ".ip-asn.json.tmp",
+            ".ip-asn.bin.7-1f-0.tmp",
+        ] {
+            std::fs::write(dir.join(stale), b"partial").unwrap();
+        }
+        let (a, b) = (small_table(1), small_table(2));
+        let mut info_b = info_of(&b);
+        info_b.date = "2026-07-01".into();
+        {
+            let lock = lock(&dir).unwrap();
+            write(&lock, &info_of(&a), &a).unwrap();
+            assert_eq!(names_in(&dir), [".lock", "ip-asn.bin"]);
+            let saved_a = std::fs::read(dir.join(TABLE)).unwrap();
+            write(&lock, &info_b, &b).unwrap();
+            assert_eq!(read(&dir).unwrap(), Some((info_b.clone(), b)));
+            // Whichever table file is in place, its metadata comes with it.
+            std::fs::write(dir.join(TABLE), saved_a).unwrap();
+            assert_eq!(read(&dir).unwrap(), Some((info_of(&a), a)));
+            assert!(remove(&lock).unwrap());
+            assert!(!remove(&lock).unwrap());
+        }
+        assert_eq!(read(&dir).unwrap(), None);
+        assert_eq!(names_in(&dir), [".lock"]);
+    }
+
+    #[test]
+    fn the_lock_admits_one_import_at_a_time() {
+        let dir = tempdir().join("not-yet-created");
+        let first = lock(&dir).unwrap();
+        let e = format!("{:#}", lock(&dir).err().expect("second lock"));
+        assert!(e.contains("another cordon"), "{e}");
+        drop(first);
+        let again = lock(&dir).unwrap();
+        write(&again, &info_of(&small_table(3)), &small_table(3)).unwrap();
+    }
+
+    #[test]
+    fn version_1_tables_still_load_and_are_migrated() {
+        let dir = tempdir();
+        let t = small_table(4);
+        let mut body = Vec::new();
+        encode_table(&t, &mut body);
+        std::fs::write(dir.join(TABLE), frame(LEGACY_VERSION, &body)).unwrap();
+        let info = info_of(&t);
+        std::fs::write(dir.join(INFO), serde_json::to_vec_pretty(&info).unwrap()).unwrap();
+        assert_eq!(read(&dir).unwrap(), Some((info.clone(), t)));
+        // Its metadata file is needed: without it the table is reported, not used blind.
+        std::fs::remove_file(dir.join(INFO)).unwrap();
+        let e = format!("{:#}", read(&dir).unwrap_err());
+        assert!(e.contains("ip-asn.json: cannot read"), "{e}");
+        // The next import writes version 2 and removes the old metadata file.
+        std::fs::write(dir.join(INFO), serde_json::to_vec_pretty(&info).unwrap()).unwrap();
+        let t5 = small_table(5);
+        write(&lock(&dir).unwrap(), &info_of(&t5), &t5).unwrap();
+        assert_eq!(names_in(&dir), [".lock", "ip-asn.bin"]);
+        assert_eq!(read(&dir).unwrap(), Some((info_of(&t5), t5)));
+    }
 
     #[test]
     fn csv_and_tsv_parse_and_round_trip() {
@@ -501,8 +746,9 @@ mod tests {
         assert_eq!(f, "ip-location-db");
         assert_eq!((t.v4.len(), t.v6.len()), (2, 1));
         assert_eq!(t.names[&13335], "Cloudflare, Inc.");
-        let back = decode(&encode(&t)).unwrap();
-        assert_eq!(back, t);
+        let info = info_of(&t);
+        let back = decode(&encode(&info, &t)).unwrap();
+        assert_eq!(back, (Some(info), t));
 
         let tsv = dir.join("ip2asn-v4.tsv");
         std::fs::write(&tsv, "1.0.0.0\t1.0.0.255\t13335\tUS\tCLOUDFLARENET\n1.0.1.0\t1.0.3.255\t0\tNone\tNot routed\n").unwrap();
@@ -697,7 +943,7 @@ mod tests {
             v6: vec![],
             names: [(3, "x".to_string())].into(),
         };
-        let good = encode(&t);
+        let good = encode(&info_of(&t), &t);
         assert!(decode(&good).is_ok());
         let mut flipped = good.clone();
         let n = flipped.len();
