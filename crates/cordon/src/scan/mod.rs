@@ -45,6 +45,9 @@ use std::sync::{Arc, Mutex};
 pub const MAX_ANOMALY_RECORDS: usize = 100;
 /// Chunk size for parallel line-based decoding.
 const CHUNK: usize = 4 << 20;
+/// Flows phase 1 holds per line-based input (about 100 MiB) before it streams that input's
+/// flows in a second pass instead.
+const HOLD_FLOWS: usize = 1 << 20;
 
 pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let started = std::time::Instant::now();
@@ -137,12 +140,23 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     // 2. Decode, phase 1: inputs with names. Names, devices and indicator matches are folded
     // in as they are decoded (memory follows what is distinct, not lines); flows are held.
     let budget = names::Budget::new(names::Budget::DEFAULT);
-    let held: Vec<(InputSummary, Collect<'_>)> = phase1
+    // CORDON_HOLD_FLOWS: flows held per line-based input before its second pass.
+    let hold = std::env::var("CORDON_HOLD_FLOWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(HOLD_FLOWS);
+    let held: Vec<(InputSummary, Collect<'_>, Probe)> = phase1
         .into_par_iter()
         .map(|probe| {
             let size = probe.disk_size;
             let sink = Collect {
                 flows: Vec::new(),
+                hold,
+                can_spill: matches!(
+                    probe.format,
+                    Format::SuricataEve | Format::ZeekJson | Format::ZeekTsv
+                ),
+                spilled: false,
                 names: NameIndex::default(),
                 intel,
                 budget: &budget,
@@ -151,16 +165,16 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 internal: &internal,
                 anomalies: Vec::new(),
             };
-            let r = decode_named(&probe, allow_map, sink);
+            let (summary, sink) = decode_named(&probe, allow_map, sink);
             progress.inc(size);
-            r
+            (summary, sink, probe)
         })
         .collect();
 
     // 3. Correlate.
     let mut names = NameIndex::default();
     let mut held = held;
-    for (_, c) in &mut held {
+    for (_, c, _) in &mut held {
         names.merge(std::mem::take(&mut c.names));
     }
     if names.invalid > 0 {
@@ -181,11 +195,21 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let mut agg = Aggregator::default();
     let mut anomalies: Vec<AnomalyRecord> = Vec::new();
     let mut matcher = new_matcher();
+    let mut second_pass: Vec<Probe> = Vec::new();
     {
         let mut attr = Attributor::new(intel, &names);
-        for (summary, c) in held {
+        let is_internal = |ip: IpAddr| internal.contains(ip);
+        for (summary, c, probe) in held {
             for f in &c.flows {
                 agg.flow(f, &mut attr, &internal);
+            }
+            if let Some(m) = matcher.as_mut() {
+                for f in c.flows {
+                    m.observe(&Observation::Flow(f), &is_internal);
+                }
+            }
+            if c.spilled {
+                second_pass.push(probe);
             }
             agg.merge(c.agg);
             if let (Some(all), Some(m)) = (matcher.as_mut(), c.matcher) {
@@ -197,6 +221,19 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                     .map(|x| anomaly_record(&summary.path, x)),
             );
             summaries.push(summary);
+        }
+    }
+    // Line-based logs with too many flows to hold: their flows alone, streamed again now
+    // that the names are known (their records, anomalies, names and devices came from the
+    // first pass).
+    let again: Vec<(Aggregator, Option<Matcher>)> = second_pass
+        .into_par_iter()
+        .map(|probe| flows_again(&probe, intel, &names, &internal, &new_matcher))
+        .collect();
+    for (part, m) in again {
+        agg.merge(part);
+        if let (Some(all), Some(m)) = (matcher.as_mut(), m) {
+            all.merge(m);
         }
     }
     let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>)> = phase2
@@ -322,6 +359,11 @@ fn carries_names(p: &Probe) -> bool {
 /// matches folded in as they are decoded; the first anomalies.
 struct Collect<'a> {
     flows: Vec<Flow>,
+    /// Flows held at most; past this a line-based log's flows are dropped and the log is
+    /// decoded again in phase 2 for its flows alone (`spilled`).
+    hold: usize,
+    can_spill: bool,
+    spilled: bool,
     names: NameIndex,
     intel: &'a cordon_index::Intel,
     budget: &'a names::Budget,
@@ -334,12 +376,21 @@ struct Collect<'a> {
 
 impl Sink for Collect<'_> {
     fn observe(&mut self, obs: Observation) {
-        if let Some(m) = self.matcher.as_mut() {
+        // Flows meet the matcher when they are attributed (held or streamed again).
+        if let (Some(m), false) = (self.matcher.as_mut(), matches!(obs, Observation::Flow(_))) {
             let internal = self.internal;
             m.observe(&obs, &|ip| internal.contains(ip));
         }
         match obs {
-            Observation::Flow(f) => self.flows.push(f),
+            Observation::Flow(_) if self.spilled => {}
+            Observation::Flow(f) => {
+                self.flows.push(f);
+                if self.flows.len() > self.hold && self.can_spill {
+                    // Too many to hold: this input's flows are streamed again in phase 2.
+                    self.flows = Vec::new();
+                    self.spilled = true;
+                }
+            }
             Observation::Dns(d) => {
                 let intel = self.intel;
                 // An answer matters when its address may lie in an AS of concern or a name
@@ -553,6 +604,8 @@ struct Streamer<'a> {
     anomalies: Vec<Anomaly>,
     matcher: Option<Matcher>,
     batch: Vec<Flow>,
+    /// A second pass: everything but flows was taken in the first.
+    flows_only: bool,
 }
 
 impl Streamer<'_> {
@@ -576,6 +629,9 @@ impl Streamer<'_> {
 
 impl Sink for Streamer<'_> {
     fn observe(&mut self, obs: Observation) {
+        if self.flows_only && !matches!(obs, Observation::Flow(_)) {
+            return;
+        }
         if let (Some(m), false) = (self.matcher.as_mut(), matches!(obs, Observation::Flow(_))) {
             let internal = self.internal;
             m.observe(&obs, &|ip| internal.contains(ip));
@@ -617,6 +673,48 @@ impl Sink for Streamer<'_> {
     }
 }
 
+/// The second pass over a line-based log whose flows were too many to hold: a chunk at a
+/// time, flows only. Failures were reported by the first pass.
+fn flows_again(
+    probe: &Probe,
+    intel: &cordon_index::Intel,
+    names: &NameIndex,
+    internal: &Internal,
+    new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
+) -> (Aggregator, Option<Matcher>) {
+    let mut st = Streamer {
+        attr: Attributor::new(intel, names),
+        agg: Aggregator::default(),
+        internal,
+        anomalies: Vec::new(),
+        matcher: new_matcher(),
+        batch: Vec::with_capacity(FLOW_BATCH),
+        flows_only: true,
+    };
+    if let Ok(input) = Input::open(&probe.path, false) {
+        let format = input.format;
+        let header = zeek::parse_header(input.head()).unwrap_or_default();
+        let _ = input.for_each_line_chunk(
+            CHUNK,
+            || None,
+            |_| {},
+            |chunk, _| {
+                match format {
+                    Format::SuricataEve => {
+                        cordon_wire::eve::decode(&chunk, &mut st);
+                    }
+                    _ => {
+                        zeek::decode_body(&header, &chunk, 0, &mut st);
+                    }
+                }
+                Ok(())
+            },
+        );
+    }
+    st.flush();
+    (st.agg, st.matcher)
+}
+
 /// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
 /// chunks decoded by all cores; other formats whole.
 fn stream(
@@ -635,6 +733,7 @@ fn stream(
         anomalies: Vec::new(),
         matcher: new_matcher(),
         batch: Vec::with_capacity(FLOW_BATCH),
+        flows_only: false,
     };
     let path = probe.path.display().to_string();
     let input = match Input::open(&probe.path, allow_map) {
@@ -794,6 +893,7 @@ mod tests {
             anomalies: Vec::new(),
             matcher: None,
             batch: Vec::with_capacity(FLOW_BATCH),
+            flows_only: false,
         };
         let mut direct = Aggregator::default();
         let mut attr = Attributor::new(&intel, &names);

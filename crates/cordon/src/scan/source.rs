@@ -357,9 +357,15 @@ impl Input {
             // step and briefly held twice.
             let _ = buf.try_reserve_exact(self.disk_size.saturating_sub(buf.len() as u64) as usize);
         }
+        // A compressed input read whole may not take more than half the memory the system
+        // has free: past that the OOM killer, not an error, would end the run.
+        let cap = match self.compression {
+            Some(_) => whole_read_cap(),
+            None => MAX_DECOMPRESSED,
+        };
         let r = self
             .rest
-            .take(MAX_DECOMPRESSED.saturating_sub(buf.len() as u64) + 1)
+            .take(cap.saturating_sub(buf.len() as u64) + 1)
             .read_to_end(&mut buf);
         let at = buf.len() as u64;
         let err = match r {
@@ -374,14 +380,19 @@ impl Input {
                 at,
                 format!("damaged at decompressed offset {at}: {e}"),
             )),
-            Ok(_) if at > MAX_DECOMPRESSED => {
-                buf.truncate(MAX_DECOMPRESSED as usize);
+            Ok(_) if at > cap => {
+                buf.truncate(cap as usize);
                 Some(damage(
                     &path,
-                    MAX_DECOMPRESSED,
+                    cap,
                     format!(
-                        "larger than {} GiB decompressed: cut there",
-                        MAX_DECOMPRESSED >> 30
+                        "larger than {} MiB decompressed ({}): cut there; decompress or split it first",
+                        cap >> 20,
+                        if cap < MAX_DECOMPRESSED {
+                            "half the memory available"
+                        } else {
+                            "cordon's cap"
+                        }
                     ),
                 ))
             }
@@ -527,6 +538,17 @@ impl Input {
         }
         failure.map_or(Ok(()), Err)
     }
+}
+
+/// How much a compressed input read whole may decompress to: [`MAX_DECOMPRESSED`], or half
+/// the memory the system has available (`MemAvailable`), whichever is less.
+fn whole_read_cap() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib << 10)
+    });
+    available.map_or(MAX_DECOMPRESSED, |a| (a / 2).min(MAX_DECOMPRESSED))
 }
 
 fn long_line(start: u64, len: u64, max: usize) -> Anomaly {
