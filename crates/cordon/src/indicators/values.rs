@@ -97,7 +97,11 @@ pub fn refang(s: &str) -> std::borrow::Cow<'_, str> {
         .replace("[dot]", ".")
         .replace("[:]", ":");
     for (from, to) in [("hxxps://", "https://"), ("hxxp://", "http://")] {
-        if o.len() >= from.len() && o[..from.len()].eq_ignore_ascii_case(from) {
+        // `get`, not `[..]`: the value is untrusted text and a multi-byte character may
+        // straddle byte 7 or 8 (the prefix is ASCII, so a match ends on a boundary).
+        if o.get(..from.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(from))
+        {
             o = format!("{to}{}", &o[from.len()..]);
         }
     }
@@ -454,6 +458,24 @@ mod tests {
         }
         assert_eq!(refang("hxxp://evil[.]example/x"), "http://evil.example/x");
         assert_eq!(refang("1.2.3[.]4"), "1.2.3.4");
+    }
+
+    /// Reliability review finding 0: a multi-byte character across byte 7 or 8 (the length of
+    /// `hxxp://` / `hxxps://`) made the prefix check slice inside it and panic.
+    #[test]
+    fn refang_multibyte_across_prefix_length() {
+        for s in [
+            "xxxxxx\u{e9}",       // the reproducer: 'é' at bytes 6..8
+            "xxxxxxx\u{e9}",      // 'é' at bytes 7..9
+            "hxxp:/\u{20ac}",     // '€' at bytes 6..9
+            "hxxps:/\u{1f600}x",  // a four-byte character at 7..11
+            "HXXP://\u{e9}x[.]y", // the prefix itself, then a multi-byte character
+        ] {
+            let _ = refang(s);
+        }
+        assert_eq!(refang("xxxxxx\u{e9}"), "xxxxxx\u{e9}");
+        assert_eq!(refang("HXXP://\u{e9}x[.]y"), "http://\u{e9}x.y");
+        assert_eq!(refang("hXXps://a(.)b"), "https://a.b");
     }
 
     #[test]
