@@ -385,3 +385,38 @@ fn import_and_reset_refuse_while_the_folder_is_locked() {
     assert!(import(&data, &b, "2026-06-01").status.success());
     assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS64512");
 }
+/// A stored table whose checksum is right but whose content the importer would never have
+/// written is set aside with a warning, like a corrupt one; the bundled subset is used.
+#[test]
+fn stored_table_with_impossible_rows_is_refused() {
+    let dir = tempdir("damaged");
+    let long = "x".repeat(5000);
+    let cases: [(&str, Vec<(u32, u32, u32)>, Vec<(u32, &str)>); 2] = [
+        (
+            "inverted",
+            vec![(ALIBABA_V4.1, ALIBABA_V4.0, 45102)],
+            vec![(45102, "X")],
+        ),
+        ("long name", vec![ALIBABA_V4], vec![(45102, &long)]),
+    ];
+    for (what, v4, names) in cases {
+        let data = dir.join(what.replace(' ', "-"));
+        write_v1_store(&data, &v4, &names);
+        let out = cordon(&data, &["explain", "--format", "json", "47.88.1.2"]);
+        assert!(out.status.success(), "{what}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("table damaged") && err.contains("bundled subset"),
+            "{what}: {err}"
+        );
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(j["matches"][0]["entity"], "alibaba-cloud", "{what}");
+        let st = status_json(&data);
+        assert!(
+            st["import_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("table damaged")),
+            "{what}: {st}"
+        );
+    }
+}

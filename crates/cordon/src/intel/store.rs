@@ -108,7 +108,8 @@ pub fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/cordon"))
 }
 
-/// Parses the given dataset files into one table. Every file must parse completely.
+/// Parses the given dataset files into one table, sorted and disjoint. Every file must parse
+/// completely.
 pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
     let mut table = Table::default();
     let mut format: Option<&'static str> = None;
@@ -147,7 +148,24 @@ pub fn parse_files(files: &[PathBuf]) -> Result<(Table, String)> {
                 .join(", ")
         );
     }
+    table.v4 = disjoint(&table.v4);
+    table.v6 = disjoint(&table.v6);
     Ok((table, format.unwrap_or("unknown").to_string()))
+}
+
+/// The ranges sorted and disjoint, as the index sees them (where two overlap the smaller
+/// wins; `cordon_index::ranges::flatten`): the form the store keeps and a load checks.
+/// Datasets are usually in this form already.
+fn disjoint<A: cordon_index::ranges::Addr>(ranges: &[AsRange<A>]) -> Vec<AsRange<A>> {
+    let rows: Vec<(A, A, u32)> = ranges.iter().map(|r| (r.start, r.end, r.asn)).collect();
+    cordon_index::ranges::flatten(&rows)
+        .into_iter()
+        .map(|s| AsRange {
+            start: s.start,
+            end: s.end,
+            asn: s.value,
+        })
+        .collect()
 }
 
 /// Starts the metadata section of every MaxMind DB file.
@@ -438,13 +456,19 @@ fn decode(data: &[u8]) -> Result<(Option<ImportInfo>, Table)> {
     if checksum(body) != sum {
         bail!("checksum mismatch: the file is corrupt or truncated");
     }
+    decode_body(version, body).context("table damaged")
+}
+
+/// The body of a table whose checksum is right: its structure, then the checks the
+/// importer made, since a checksum proves only that the file is what was written.
+fn decode_body(version: u32, body: &[u8]) -> Result<(Option<ImportInfo>, Table)> {
     let mut c = Cursor { data: body, at: 0 };
     let info = if version == LEGACY_VERSION {
         None
     } else {
         let len = c.u32()? as usize;
-        let info: ImportInfo = serde_json::from_slice(c.take(len)?)
-            .context("table damaged: its import metadata is not valid")?;
+        let info: ImportInfo =
+            serde_json::from_slice(c.take(len)?).context("its import metadata is not valid")?;
         Some(info)
     };
     let (n4, n6, nn) = (c.u64()? as usize, c.u64()? as usize, c.u64()? as usize);
@@ -474,16 +498,86 @@ fn decode(data: &[u8]) -> Result<(Option<ImportInfo>, Table)> {
             asn: c.u32()?,
         });
     }
+    let mut last = None;
     for _ in 0..nn {
         let asn = c.u32()?;
         let len = c.u16()? as usize;
         let name = std::str::from_utf8(c.take(len)?).context("organisation name is not UTF-8")?;
+        // The importer writes names in AS order, one each, none empty, none over MAX_NAME.
+        if last.is_some_and(|l| l >= asn) {
+            bail!("organisation names out of order or repeated at AS{asn}");
+        }
+        last = Some(asn);
+        if name.is_empty() || len > MAX_NAME {
+            bail!(
+                "organisation name of AS{asn} is {len} bytes (the importer keeps 1 to {MAX_NAME})"
+            );
+        }
         t.names.insert(asn, name.to_string());
     }
     if c.at != body.len() {
         bail!("{} bytes of trailing data", body.len() - c.at);
     }
+    // Version 1 kept ranges as the datasets gave them; version 2 keeps them sorted and
+    // disjoint (see `disjoint`).
+    let ordered = version != LEGACY_VERSION;
+    check_ranges(&t.v4, "IPv4", ordered, |a| {
+        std::net::Ipv4Addr::from(a).to_string()
+    })?;
+    check_ranges(&t.v6, "IPv6", ordered, |a| {
+        std::net::Ipv6Addr::from(a).to_string()
+    })?;
+    if let Some(i) = &info {
+        if (i.v4_ranges, i.v6_ranges, i.asns) != (t.v4.len(), t.v6.len(), t.names.len()) {
+            bail!(
+                "its metadata counts {} IPv4 ranges, {} IPv6 ranges and {} AS names; it holds {}, {} and {}",
+                i.v4_ranges, i.v6_ranges, i.asns, t.v4.len(), t.v6.len(), t.names.len()
+            );
+        }
+        for (what, d) in [("date", &i.date), ("import date", &i.imported)] {
+            if crate::date::parse_exact(d).is_none() {
+                bail!("its {what} {d:?} is not YYYY-MM-DD");
+            }
+        }
+    }
     Ok((info, t))
+}
+
+/// What the importer guarantees of every range: start not after end, an AS number other
+/// than 0; and, when `ordered`, each range after the one before it, not overlapping it.
+fn check_ranges<A: Copy + Ord>(
+    ranges: &[AsRange<A>],
+    family: &str,
+    ordered: bool,
+    show: impl Fn(A) -> String,
+) -> Result<()> {
+    for (i, r) in ranges.iter().enumerate() {
+        if r.start > r.end {
+            bail!(
+                "{family} range {} ({} - {}) starts after its end",
+                i + 1,
+                show(r.start),
+                show(r.end)
+            );
+        }
+        if r.asn == 0 {
+            bail!(
+                "{family} range {} ({}) has AS number 0",
+                i + 1,
+                show(r.start)
+            );
+        }
+        if ordered && i > 0 && ranges[i - 1].end >= r.start {
+            bail!(
+                "{family} ranges {} and {} ({} and {}) overlap or are out of order",
+                i,
+                i + 1,
+                show(ranges[i - 1].start),
+                show(r.start)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Reads the imported table, if one is installed. `Ok(None)`: nothing imported.
@@ -735,6 +829,137 @@ mod tests {
         write(&lock(&dir).unwrap(), &info_of(&t5), &t5).unwrap();
         assert_eq!(names_in(&dir), [".lock", "ip-asn.bin"]);
         assert_eq!(read(&dir).unwrap(), Some((info_of(&t5), t5)));
+    }
+
+    /// A table file holding exactly `t` (checksum right, nothing else checked).
+    fn stored(version: u32, info: &ImportInfo, t: &Table) -> Vec<u8> {
+        let mut body = Vec::new();
+        if version == VERSION {
+            let json = serde_json::to_vec(info).unwrap();
+            body.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            body.extend_from_slice(&json);
+        }
+        encode_table(t, &mut body);
+        frame(version, &body)
+    }
+
+    #[test]
+    fn damaged_tables_with_a_valid_checksum_are_refused() {
+        let r = |start: u32, end: u32, asn: u32| AsRange { start, end, asn };
+        let names = |n: &[(u32, &str)]| -> BTreeMap<u32, String> {
+            n.iter().map(|&(a, s)| (a, s.to_string())).collect()
+        };
+        let table = |v4: Vec<AsRange<u32>>, n: BTreeMap<u32, String>| Table {
+            v4,
+            v6: vec![],
+            names: n,
+        };
+        let long = "x".repeat(MAX_NAME + 1);
+        // (what, table, refused in version 1 too, error)
+        let cases = [
+            (
+                "inverted",
+                table(vec![r(0x2f59_ffff, 0x2f58_0000, 45102)], names(&[])),
+                true,
+                "IPv4 range 1 (47.89.255.255 - 47.88.0.0) starts after its end",
+            ),
+            (
+                "as 0",
+                table(vec![r(1, 2, 0)], names(&[])),
+                true,
+                "has AS number 0",
+            ),
+            (
+                "long name",
+                table(vec![r(1, 2, 3)], names(&[(3, &long)])),
+                true,
+                "organisation name of AS3 is 201 bytes",
+            ),
+            (
+                "empty name",
+                table(vec![r(1, 2, 3)], names(&[(3, "")])),
+                true,
+                "organisation name of AS3 is 0 bytes",
+            ),
+            (
+                "unsorted",
+                table(vec![r(10, 20, 1), r(1, 5, 2)], names(&[])),
+                false,
+                "IPv4 ranges 1 and 2 (0.0.0.10 and 0.0.0.1) overlap or are out of order",
+            ),
+            (
+                "overlapping",
+                table(vec![r(1, 10, 1), r(10, 20, 2)], names(&[])),
+                false,
+                "overlap or are out of order",
+            ),
+        ];
+        for (what, t, v1_too, want) in cases {
+            let e = format!(
+                "{:#}",
+                decode(&stored(VERSION, &info_of(&t), &t)).unwrap_err()
+            );
+            assert!(
+                e.starts_with("table damaged: ") && e.contains(want),
+                "{what}: {e}"
+            );
+            let v1 = decode(&stored(LEGACY_VERSION, &info_of(&t), &t));
+            assert_eq!(v1.is_err(), v1_too, "{what} in version 1: {v1:?}");
+        }
+        // The metadata must describe the table it travels with.
+        let t = small_table(1);
+        let mut info = info_of(&t);
+        info.v4_ranges = 2;
+        let e = format!("{:#}", decode(&stored(VERSION, &info, &t)).unwrap_err());
+        assert!(e.contains("metadata counts 2 IPv4 ranges"), "{e}");
+        let mut info = info_of(&t);
+        info.date = "2026-02-31".into();
+        let e = format!("{:#}", decode(&stored(VERSION, &info, &t)).unwrap_err());
+        assert!(e.contains("date \"2026-02-31\" is not YYYY-MM-DD"), "{e}");
+        // Names repeated (two rows for one AS) or out of order.
+        let mut body = Vec::new();
+        encode_table(
+            &table(vec![r(1, 2, 3)], names(&[(3, "a"), (4, "b")])),
+            &mut body,
+        );
+        let n = body.len();
+        body[n - 7..n - 3].copy_from_slice(&3u32.to_le_bytes());
+        let e = format!("{:#}", decode(&frame(LEGACY_VERSION, &body)).unwrap_err());
+        assert!(e.contains("out of order or repeated at AS3"), "{e}");
+    }
+
+    #[test]
+    fn imported_ranges_are_stored_sorted_and_disjoint() {
+        let dir = tempdir();
+        let csv = dir.join("nested.csv");
+        // Out of order, and a /24 inside a /16 of another AS.
+        std::fs::write(
+            &csv,
+            "47.88.0.0,47.88.255.255,45102,Alibaba\n8.8.8.0,8.8.8.255,15169,Google\n47.88.1.0,47.88.1.255,64512,Inside\n",
+        )
+        .unwrap();
+        let (t, _) = parse_files(&[csv]).unwrap();
+        assert_eq!(
+            t.v4,
+            [
+                range(v4("8.8.8.0"), v4("8.8.8.255"), 15169),
+                range(v4("47.88.0.0"), v4("47.88.0.255"), 45102),
+                range(v4("47.88.1.0"), v4("47.88.1.255"), 64512),
+                range(v4("47.88.2.0"), v4("47.88.255.255"), 45102),
+            ]
+        );
+        let info = info_of(&t);
+        assert_eq!(decode(&encode(&info, &t)).unwrap(), (Some(info), t));
+        // The same rows as version 1 stored them, unsorted, still load.
+        let raw = Table {
+            v4: vec![
+                range(v4("47.88.0.0"), v4("47.88.255.255"), 45102),
+                range(v4("8.8.8.0"), v4("8.8.8.255"), 15169),
+            ],
+            v6: vec![],
+            names: BTreeMap::new(),
+        };
+        assert!(decode(&stored(LEGACY_VERSION, &info_of(&raw), &raw)).is_ok());
     }
 
     #[test]
