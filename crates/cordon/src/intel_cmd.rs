@@ -14,6 +14,15 @@ use std::path::PathBuf;
 /// Datasets older than this many days are called stale.
 const STALE_DAYS: i64 = 180;
 
+/// Writes to standard output and flushes: a closed pipe or a full disk is an error (main
+/// ends quietly on the one and reports the other), not a panic as with `println!`.
+fn print_out(args: std::fmt::Arguments) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")
+}
+
 fn data_dir(g: &Global) -> Option<PathBuf> {
     g.data_dir.clone().or_else(store::default_data_dir)
 }
@@ -73,9 +82,12 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
             let dir = data_dir(g).context("no data folder: set --data-dir or HOME")?;
             let lock = store::lock(&dir)?;
             if store::remove(&lock)? {
-                println!("removed the imported IP table from {}", dir.display());
+                print_out(format_args!(
+                    "removed the imported IP table from {}\n",
+                    dir.display()
+                ))?;
             } else {
-                println!("no imported IP table in {}", dir.display());
+                print_out(format_args!("no imported IP table in {}\n", dir.display()))?;
             }
             Ok(Outcome::Ok)
         }
@@ -95,9 +107,12 @@ pub fn intel(g: &Global, c: &IntelCommand) -> Result<Outcome> {
             for w in &report.warnings {
                 anstream::eprintln!("cordon: warning: {w}");
             }
-            for (file, n) in &report.derived_rows {
-                println!("{n:>8} rows  {file}");
-            }
+            let rows: String = report
+                .derived_rows
+                .iter()
+                .map(|(file, n)| format!("{n:>8} rows  {file}\n"))
+                .collect();
+            print_out(format_args!("{rows}"))?;
             Ok(Outcome::Ok)
         }
     }
@@ -144,14 +159,14 @@ fn import(g: &Global, files: &[PathBuf], date_arg: Option<&str>) -> Result<Outco
         .map_err(anyhow::Error::new)
         .context("import refused: the ranges do not build")?;
     store::write(&lock, &info, &table)?;
-    println!(
-        "imported {} IPv4 and {} IPv6 ranges ({} dataset, dated {}) into {}",
+    print_out(format_args!(
+        "imported {} IPv4 and {} IPv6 ranges ({} dataset, dated {}) into {}\n",
         info.v4_ranges,
         info.v6_ranges,
         info.format,
         info.date,
         dir.display()
-    );
+    ))?;
     Ok(Outcome::Ok)
 }
 
@@ -203,7 +218,7 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
                 "credit": &*d.credit,
             })).collect::<Vec<_>>(),
         });
-        println!("{j}");
+        print_out(format_args!("{j}\n"))?;
         return Ok(Outcome::Ok);
     }
     let mut out = anstream::stdout().lock();
@@ -251,5 +266,6 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
             paint(Style::Alert, "warning")
         )?;
     }
+    out.flush()?;
     Ok(Outcome::Ok)
 }

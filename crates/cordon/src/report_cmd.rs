@@ -6,7 +6,17 @@ use crate::policy::Policy;
 use crate::report::{self, ScanData};
 use crate::Outcome;
 use anyhow::{Context, Result};
+use std::io::Write;
 use std::path::Path;
+
+/// Writes to standard output and flushes: a closed pipe or a full disk is an error (main
+/// ends quietly on the one and reports the other), not a panic as with `println!`.
+fn print_out(args: std::fmt::Arguments) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")
+}
 
 fn read_scan(path: &Path) -> Result<ScanData> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -20,8 +30,7 @@ fn read_scan(path: &Path) -> Result<ScanData> {
 
 fn write(path: &Path, what: &str, body: &str) -> Result<()> {
     if path.as_os_str() == "-" {
-        print!("{body}");
-        return Ok(());
+        return print_out(format_args!("{body}"));
     }
     std::fs::write(path, body)
         .with_context(|| format!("cannot write the {what} report to {}", path.display()))?;
@@ -52,8 +61,8 @@ pub fn diff(a: &DiffArgs) -> Result<Outcome> {
     let new = read_scan(&a.new)?;
     let d = report::diff::diff(&old.findings, &new.findings);
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string(&d)?),
-        Format::Text => print!("{}", report::diff::text(&d)),
+        Format::Json => print_out(format_args!("{}\n", serde_json::to_string(&d)?))?,
+        Format::Text => print_out(format_args!("{}", report::diff::text(&d)))?,
     }
     Ok(Outcome::Ok)
 }
@@ -62,14 +71,14 @@ pub fn policy(c: &PolicyCommand) -> Result<Outcome> {
     match c {
         PolicyCommand::Check { file } => {
             let p = Policy::load(file)?;
-            println!(
-                "{}: ok ({} rule{}, {} severity override{})",
+            print_out(format_args!(
+                "{}: ok ({} rule{}, {} severity override{})\n",
                 file.display(),
                 p.user_rules(),
                 if p.user_rules() == 1 { "" } else { "s" },
                 p.overrides(),
                 if p.overrides() == 1 { "" } else { "s" }
-            );
+            ))?;
             Ok(Outcome::Ok)
         }
     }
