@@ -647,3 +647,96 @@ fn check_command_exit_status() {
     let r: LoadReport = serde_json::from_slice(&bad.stdout).unwrap();
     assert_eq!(r.loaded, 6);
 }
+
+/// A fresh folder under the target's scratch space.
+fn scratch(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("indicators-{name}"));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Loads `paths` on another thread, failing the test instead of hanging when a read blocks.
+fn load_within(paths: Vec<PathBuf>, secs: u64) -> (IndicatorSet, LoadReport) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(load(&paths));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .expect("loading did not finish: a read blocked")
+}
+
+/// Reliability review finding 0: the plain-list reproducer (`xxxxxx` then 'é' across byte
+/// 7) panicked in `refang`. Now the line is reported and the rest loads.
+#[test]
+fn multibyte_list_line_is_reported_not_fatal() {
+    let mut l = Loader::default();
+    l.load_bytes("refang-panic.txt", b"47.88.1.3\nxxxxxx\xc3\xa9\n");
+    l.load_bytes(
+        "more.txt",
+        "hxxps:/\u{e9}\nhxxp://evil[.]example/caf\u{e9}\nxxxxxxx\u{1f600}\n".as_bytes(),
+    );
+    let (_, report) = l.finish();
+    let f = file(&report, "refang-panic.txt");
+    assert_eq!(f.loaded, 1, "{f:#?}");
+    assert_eq!(f.errors, 1, "{f:#?}");
+    assert_eq!(item(f, "line 2").0, "error");
+    let f = file(&report, "more.txt");
+    assert_eq!(f.loaded, 1, "{f:#?}");
+    assert_eq!(f.errors, 2, "{f:#?}");
+}
+
+/// Reliability review finding 14: a FIFO in an indicator folder hung the loader and a link
+/// to /dev/zero read until memory ran out. Both are refused for that entry; the rest loads.
+#[test]
+fn fifo_and_device_in_folder_are_refused() {
+    let d = scratch("fifo");
+    std::fs::write(d.join("good.txt"), "192.0.2.90\n").unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(d.join("feed.txt"))
+        .status()
+        .expect("mkfifo");
+    assert!(st.success());
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.txt")).unwrap();
+    // A sparse regular file over the cap: refused by its length, never read.
+    let big = std::fs::File::create(d.join("big.txt")).unwrap();
+    big.set_len(cordon::indicators::MAX_FILE_MIB * 1024 * 1024 + 1)
+        .unwrap();
+    drop(big);
+
+    let (set, report) = load_within(vec![d.clone()], 20);
+    assert_eq!(report.loaded, 1, "{report:#?}");
+    let err = |s: &str| file(&report, s).error.clone().unwrap_or_default();
+    assert_eq!(err("feed.txt"), "not a regular file (a fifo)");
+    assert_eq!(err("zero.txt"), "not a regular file (a character device)");
+    assert_eq!(err("big.txt"), "larger than 256 MiB");
+    assert!(file(&report, "good.txt").error.is_none());
+    let got = run(
+        Arc::new(set),
+        false,
+        &[flow(T2026, "10.6.0.1", 50000, "192.0.2.90", 443)],
+    );
+    assert_eq!(got.len(), 1);
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Reliability review finding 3, in the indicator walk: `loop -> .` made every file load
+/// once per level (17 times); two such links made the walk exponential. Each file and
+/// folder is now visited once, as is a file reached through a second name.
+#[test]
+fn symlink_loop_loads_each_file_once() {
+    let d = scratch("loop");
+    std::fs::write(d.join("a.txt"), "192.0.2.91\n").unwrap();
+    std::os::unix::fs::symlink(".", d.join("loop")).unwrap();
+    std::os::unix::fs::symlink(".", d.join("loop2")).unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("../a.txt", d.join("sub/again.txt")).unwrap();
+
+    let (_, report) = load_within(vec![d.clone(), d.join("a.txt")], 20);
+    assert_eq!(report.files.len(), 1, "{report:#?}");
+    assert_eq!(report.loaded, 1);
+    assert!(report.files[0].path.ends_with("a.txt"));
+    assert!(!report.has_errors(), "{report:#?}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -31,18 +31,27 @@ pub use report::{FileReport, LoadReport};
 pub use set::{IndicatorSet, SourceFormat};
 
 use set::Builder;
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// File extensions read when walking a folder (a file named explicitly is always read).
 const EXTENSIONS: &[&str] = &["json", "stix", "csv", "tsv", "txt", "list", "ioc"];
 /// Folder depth followed when walking.
 const MAX_DEPTH: usize = 16;
+/// Largest indicator file read, in MiB: a bigger one (or a device that never ends) is
+/// refused with an error for that file instead of exhausting memory.
+pub const MAX_FILE_MIB: u64 = 256;
 
 /// Collects indicator files into one set.
 #[derive(Default)]
 pub struct Loader {
     builder: Builder,
     report: LoadReport,
+    /// (device, inode) of every folder walked and file read: a symlink loop (`loop -> .`)
+    /// or a file reached by two names is walked or loaded once.
+    seen: HashSet<(u64, u64)>,
 }
 
 /// Loads every file and folder in `paths` (see [`Loader::load_path`]).
@@ -88,15 +97,31 @@ impl Loader {
     /// Loads a file, or walks a folder: a folder with a `manifest.json` is a MISP feed (its
     /// listed events are loaded); otherwise files with indicator extensions are loaded and
     /// sub-folders walked, in name order.
+    ///
+    /// Inside a folder only regular files are read (after following links): a FIFO, socket
+    /// or device there is reported as an error for that entry and the walk goes on. A folder
+    /// or file already walked or loaded by this loader (a symlink loop, two names for one
+    /// file) is skipped.
     pub fn load_path(&mut self, path: &Path) {
         self.load_path_at(path, 0);
     }
 
+    /// Whether the object behind `m` was seen before (and marks it seen).
+    fn seen_before(&mut self, m: &std::fs::Metadata) -> bool {
+        !self.seen.insert((m.dev(), m.ino()))
+    }
+
     fn load_path_at(&mut self, path: &Path, depth: usize) {
-        if !path.is_dir() {
+        let meta = std::fs::metadata(path);
+        if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
+            // Named explicitly (depth 0): read whatever it is, so that process substitution
+            // (`--indicators <(...)`, a pipe) works; the size cap still applies.
             return self.load_file(path);
         }
         let shown = path.display().to_string();
+        if meta.as_ref().is_ok_and(|m| self.seen_before(m)) {
+            return;
+        }
         if depth > MAX_DEPTH {
             let mut r = FileReport::new(&shown, "folder");
             r.error = Some(format!("folders nested deeper than {MAX_DEPTH}"));
@@ -127,16 +152,14 @@ impl Loader {
             } else if e.extension().is_some_and(|x| {
                 EXTENSIONS.contains(&x.to_string_lossy().to_ascii_lowercase().as_str())
             }) {
-                self.load_file(&e);
+                self.load_entry(&e);
             }
         }
     }
 
     fn load_feed(&mut self, dir: &Path, manifest: &Path) {
         let mut r = FileReport::new(&manifest.display().to_string(), "misp-feed");
-        let uuids = std::fs::read(manifest)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|b| misp::manifest_uuids(&b));
+        let uuids = read_capped(manifest, true).and_then(|b| misp::manifest_uuids(&b));
         let (uuids, bad) = match uuids {
             Ok(u) => u,
             Err(e) => {
@@ -168,18 +191,48 @@ impl Loader {
         }
         self.report.push(r);
         for p in events {
-            self.load_file(&p);
+            self.load_entry(&p);
         }
     }
 
-    /// Loads one file, detecting its format by content.
-    pub fn load_file(&mut self, path: &Path) {
+    /// A file found in a folder: loaded only if it is a regular file (checked before it is
+    /// opened: opening a FIFO blocks until a writer comes).
+    fn load_entry(&mut self, path: &Path) {
         let shown = path.display().to_string();
-        match std::fs::read(path) {
+        let err = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {
+                if self.seen_before(&m) {
+                    return;
+                }
+                return self.load_checked(path, true);
+            }
+            Ok(m) => format!("not a regular file ({})", kind(&m.file_type())),
+            Err(e) => format!("cannot read: {e}"),
+        };
+        let mut r = FileReport::new(&shown, "unknown");
+        r.error = Some(err);
+        self.report.push(r);
+    }
+
+    /// Loads one file, detecting its format by content. Files larger than
+    /// [`MAX_FILE_MIB`] are refused; a path named here is read even if it is not a regular
+    /// file (a pipe), with the same cap.
+    pub fn load_file(&mut self, path: &Path) {
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.is_file() && self.seen_before(&m) {
+                return;
+            }
+        }
+        self.load_checked(path, false);
+    }
+
+    fn load_checked(&mut self, path: &Path, regular_only: bool) {
+        let shown = path.display().to_string();
+        match read_capped(path, regular_only) {
             Ok(bytes) => self.load_bytes(&shown, &bytes),
             Err(e) => {
                 let mut r = FileReport::new(&shown, "unknown");
-                r.error = Some(format!("cannot read: {e}"));
+                r.error = Some(e);
                 self.report.push(r);
             }
         }
@@ -211,4 +264,45 @@ impl Loader {
     pub fn finish(self) -> (IndicatorSet, LoadReport) {
         (self.builder.freeze(), self.report)
     }
+}
+
+/// What a non-regular file is, for the error.
+fn kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a fifo"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
+}
+
+/// Reads a whole file of at most [`MAX_FILE_MIB`]. With `regular_only`, the opened file is
+/// checked again (it may have been replaced since the caller looked).
+fn read_capped(path: &Path, regular_only: bool) -> Result<Vec<u8>, String> {
+    let cap = MAX_FILE_MIB * 1024 * 1024;
+    let too_big = || format!("larger than {MAX_FILE_MIB} MiB");
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let m = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if regular_only && !m.is_file() {
+        return Err(format!("not a regular file ({})", kind(&m.file_type())));
+    }
+    if m.is_file() && m.len() > cap {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(if m.is_file() { m.len() as usize } else { 0 });
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > cap {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
