@@ -247,6 +247,7 @@ fn import_date_must_be_a_calendar_date() {
         .unwrap()
         .contains("2024-02-29"));
 }
+
 /// A table file in the layout cordon wrote up to format version 1 (`ip-asn.bin` holding the
 /// ranges, with a valid checksum; the metadata beside it in `ip-asn.json`), holding exactly
 /// the given rows, valid or not.
@@ -385,21 +386,25 @@ fn import_and_reset_refuse_while_the_folder_is_locked() {
     assert!(import(&data, &b, "2026-06-01").status.success());
     assert_eq!(explain_found(&data, "8.8.8.8")["found"]["asn"], "AS64512");
 }
+
 /// A stored table whose checksum is right but whose content the importer would never have
 /// written is set aside with a warning, like a corrupt one; the bundled subset is used.
 #[test]
 fn stored_table_with_impossible_rows_is_refused() {
     let dir = tempdir("damaged");
     let long = "x".repeat(5000);
-    let cases: [(&str, Vec<(u32, u32, u32)>, Vec<(u32, &str)>); 2] = [
+    type Rows<'a> = (Vec<(u32, u32, u32)>, Vec<(u32, &'a str)>);
+    let cases: [(&str, Rows); 2] = [
         (
             "inverted",
-            vec![(ALIBABA_V4.1, ALIBABA_V4.0, 45102)],
-            vec![(45102, "X")],
+            (
+                vec![(ALIBABA_V4.1, ALIBABA_V4.0, 45102)],
+                vec![(45102, "X")],
+            ),
         ),
-        ("long name", vec![ALIBABA_V4], vec![(45102, &long)]),
+        ("long name", (vec![ALIBABA_V4], vec![(45102, &long)])),
     ];
-    for (what, v4, names) in cases {
+    for (what, (v4, names)) in cases {
         let data = dir.join(what.replace(' ', "-"));
         write_v1_store(&data, &v4, &names);
         let out = cordon(&data, &["explain", "--format", "json", "47.88.1.2"]);
