@@ -16,6 +16,7 @@ pub mod policy;
 pub mod report;
 pub mod report_cmd;
 pub mod scan;
+pub mod snapshot;
 pub mod waivers;
 
 /// How a command ended, when it did not fail outright.

@@ -27,8 +27,8 @@ pub mod source;
 
 use crate::cli::{Global, ScanArgs, ScanFormat};
 use crate::indicators::Matcher;
-use crate::intel_cmd::load_intel;
 use crate::model::{AnomalyRecord, InputSummary};
+use crate::snapshot::{Snapshot, SnapshotConfig};
 use crate::Outcome;
 use aggregate::{Aggregator, Internal};
 use anyhow::{Context, Result};
@@ -39,7 +39,7 @@ use names::NameIndex;
 use rayon::prelude::*;
 use source::{Input, Probe};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Anomaly records written per input (all are counted).
 pub const MAX_ANOMALY_RECORDS: usize = 100;
@@ -68,43 +68,17 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
             );
         }
     };
-    // Inventory, policy and waivers are checked before anything is scanned: a bad file
-    // refuses the run, nothing is half-applied.
-    let findings_config = crate::findings::FindingOptions {
-        assets: a.assets.clone(),
-        policy: a.policy.clone(),
-        waivers: a.waivers.clone(),
-        fail_on: a.fail_on,
+    // The snapshot: inventory, policy and waivers checked before anything is scanned (a bad
+    // file refuses the run, nothing is half-applied), intel, indicators, internal ranges.
+    let snap = Snapshot::build(&SnapshotConfig::for_scan(g, a), 0)?;
+    for w in snap.warnings() {
+        anstream::eprintln!("cordon: warning: {}", crate::output::safe(&w));
     }
-    .load()
-    .map_err(anyhow::Error::new)?;
-    let loaded = load_intel(g)?;
     stage("intel loaded");
-    let intel = &loaded.intel;
-    // Threat indicators: a path that does not exist is a usage error (before any scanning);
-    // a bad entry inside a file is reported and skipped, and the rest is used.
-    for p in &a.indicators.indicators {
-        if !p.exists() {
-            anyhow::bail!("{}: indicator file not found", p.display());
-        }
-    }
-    let indicators = (!a.indicators.indicators.is_empty()).then(|| {
-        let (set, report) = crate::indicators::load(&a.indicators.indicators);
-        if report.has_errors() {
-            anstream::eprintln!("cordon: warning: some indicators did not load (see the summary's indicators report, or `cordon indicators check`)");
-        }
-        (Arc::new(set), report)
-    });
-    let new_matcher = || {
-        indicators
-            .as_ref()
-            .filter(|(set, _)| !set.is_empty())
-            .map(|(set, _)| Matcher::new(set.clone(), a.indicators.indicator_subdomains))
-    };
-    let internal = match &a.internal {
-        Some(nets) => Internal::new(nets.clone()),
-        None => Internal::default_ranges(),
-    };
+    let intel = &snap.intel;
+    let findings_config = &snap.judge;
+    let internal = &snap.internal;
+    let new_matcher = || snap.matcher();
 
     // 1. Source: every path is sniffed and closed again; it is opened for decoding when its
     // turn comes, so no number of files exhausts descriptors or memory.
@@ -162,7 +136,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 budget: &budget,
                 agg: Aggregator::default(),
                 matcher: new_matcher(),
-                internal: &internal,
+                internal,
                 anomalies: Vec::new(),
             };
             let (summary, sink) = decode_named(&probe, allow_map, sink);
@@ -201,7 +175,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         let is_internal = |ip: IpAddr| internal.contains(ip);
         for (summary, c, probe) in held {
             for f in &c.flows {
-                agg.flow(f, &mut attr, &internal);
+                agg.flow(f, &mut attr, internal);
             }
             if let Some(m) = matcher.as_mut() {
                 for f in c.flows {
@@ -228,7 +202,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     // first pass).
     let again: Vec<(Aggregator, Option<Matcher>)> = second_pass
         .into_par_iter()
-        .map(|probe| flows_again(&probe, intel, &names, &internal, &new_matcher))
+        .map(|probe| flows_again(&probe, intel, &names, internal, &new_matcher))
         .collect();
     for (part, m) in again {
         agg.merge(part);
@@ -244,7 +218,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
                 allow_map,
                 intel,
                 &names,
-                &internal,
+                internal,
                 &new_matcher,
                 &progress,
             )
@@ -264,9 +238,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
 
     // 5. Sink.
     let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
-    if let Some((_, load_report)) = indicators {
-        report.summary.indicators = Some(load_report);
-    }
+    report.summary.indicators = snap.indicator_report.clone();
     report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
     stage("report built");
     // An input counts as read when it gave records, even if its tail was damaged.
@@ -288,10 +260,10 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         ScanFormat::Jsonl => {
             // Stdout is line-buffered: one write per record without this.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            report.write_jsonl(&findings_config, &mut out)?
+            report.write_jsonl(findings_config, &mut out)?
         }
         ScanFormat::Text => {
-            let totals = report.tally(&findings_config);
+            let totals = report.tally(findings_config);
             stage("findings tallied");
             report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
             totals.fails
