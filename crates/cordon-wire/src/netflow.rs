@@ -25,13 +25,18 @@ use crate::obs::{
     Anomaly, AnomalyKind, DecodeStats, Flow, IpProto, Mac, Micros, Observation, Sink,
 };
 use crate::sflow::{parse_frame, FrameInfo};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Most fields cordon accepts in one template (real exporters stay below ~120).
 pub const MAX_TEMPLATE_FIELDS: usize = 512;
-/// Most templates one collector keeps, over all exporters and domains.
+/// Most templates one collector keeps, over all exporters and domains (see [`Collector`] for
+/// which template makes room when it is reached).
 pub const MAX_TEMPLATES: usize = 16_384;
+/// Most templates one scope (exporter address, version, observation domain) keeps; beyond it
+/// the scope's own least recently used template makes room. Real exporters define a few dozen.
+pub const MAX_SCOPE_TEMPLATES: usize = 1_024;
 /// Most (exporter, domain) scopes one collector keeps sampling state for.
 pub const MAX_DOMAINS: usize = 4_096;
 /// Largest octet counter taken at face value from one record (256 TiB, far above what a
@@ -234,12 +239,6 @@ struct Scope {
     domain: u32,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-struct TemplateKey {
-    scope: Scope,
-    id: u16,
-}
-
 #[derive(Copy, Clone, Debug)]
 struct FieldDef {
     slot: Slot,
@@ -299,6 +298,228 @@ impl Template {
                 Box::default()
             },
         }
+    }
+}
+
+/// A cached template with its recency: `used` is the stamp of its last definition or data
+/// set, `filed` the stamp under which [`ScopeTemplates::order`] holds it.
+#[derive(Debug)]
+struct Cached {
+    template: Template,
+    used: u64,
+    filed: u64,
+}
+
+/// The templates of one scope.
+#[derive(Debug, Default)]
+struct ScopeTemplates {
+    by_id: HashMap<u16, Cached, foldhash::fast::RandomState>,
+    /// Filing stamp -> template id, oldest first: the scope's eviction order. A template used
+    /// after it was filed is re-filed under its newer stamp when it reaches the front (so a
+    /// data set costs two stamp writes, not a tree update).
+    order: BTreeMap<u64, u16>,
+    /// Stamp of the scope's last template or data set.
+    used: u64,
+    /// Stamp under which [`TemplateCache::rank`] holds the scope.
+    filed: u64,
+}
+
+impl ScopeTemplates {
+    /// Removes the least recently used template; returns its id.
+    fn evict_lru(&mut self) -> Option<u16> {
+        // Each pass either evicts or re-files one template under its (newer) use stamp, after
+        // which its stamps agree: at most `len + 1` passes.
+        while let Some((stamp, id)) = self.order.pop_first() {
+            match self.by_id.get_mut(&id) {
+                Some(c) if c.used != stamp => {
+                    c.filed = c.used;
+                    self.order.insert(c.used, id);
+                }
+                Some(_) => {
+                    self.by_id.remove(&id);
+                    return Some(id);
+                }
+                None => {}
+            }
+        }
+        None
+    }
+}
+
+/// Why a template was evicted to make room, for the anomaly.
+enum Eviction {
+    /// The defining scope was at [`MAX_SCOPE_TEMPLATES`]: its own LRU template went.
+    OwnCap(u16),
+    /// The cache was at [`MAX_TEMPLATES`]: the LRU template of the largest scope went.
+    Full(Scope, u16),
+}
+
+/// Templates kept per scope, bounded per scope and in total.
+///
+/// **Eviction policy (fair share).** A scope keeps at most [`MAX_SCOPE_TEMPLATES`]; a new
+/// template beyond that replaces the scope's own least recently used one (a definition or a
+/// data set is a use). When the whole cache holds [`MAX_TEMPLATES`], the room is taken from
+/// the scope holding the *most* templates (the least recently used of those when several tie),
+/// and within it from its least recently used template, unless the defining scope is itself
+/// among the largest, in which case it gives up its own. So a flood from one exporter, or from
+/// many, only ever shrinks the scopes that hold more than the others; a scope is squeezed
+/// below its share only when more scopes than [`MAX_TEMPLATES`] are active, and then the
+/// least recently used go first. Memory: at most [`MAX_TEMPLATES`] templates (each at most
+/// [`MAX_TEMPLATE_FIELDS`] fields) and as many scopes, since a scope without templates is
+/// dropped. Every eviction is reported as a `Limit` anomaly by the caller.
+#[derive(Debug, Default)]
+struct TemplateCache {
+    scopes: HashMap<Scope, ScopeTemplates, foldhash::fast::RandomState>,
+    /// (size, filing stamp) -> scope for every scope, largest then least recently used first
+    /// (stamps are unique, so is the key). Sizes are kept exact; a stamp that lags the
+    /// scope's use is refreshed lazily when the entry reaches the front.
+    rank: BTreeMap<(Reverse<usize>, u64), Scope>,
+    total: usize,
+    clock: u64,
+}
+
+impl TemplateCache {
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.total
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// The template for a data set, marked as used.
+    fn get(&mut self, scope: Scope, id: u16) -> Option<&Template> {
+        self.clock += 1;
+        let now = self.clock;
+        let s = self.scopes.get_mut(&scope)?;
+        let c = s.by_id.get_mut(&id)?;
+        c.used = now;
+        s.used = now;
+        Some(&c.template)
+    }
+
+    /// Re-files `scope` in the rank after its size changed from `old_len`, or drops it once
+    /// empty.
+    fn rerank(&mut self, scope: Scope, old_len: usize) {
+        let Some(s) = self.scopes.get_mut(&scope) else {
+            return;
+        };
+        if old_len > 0 {
+            self.rank.remove(&(Reverse(old_len), s.filed));
+        }
+        let len = s.by_id.len();
+        if len == 0 {
+            self.scopes.remove(&scope);
+        } else {
+            s.filed = s.used;
+            self.rank.insert((Reverse(len), s.filed), scope);
+        }
+    }
+
+    /// Withdraws a template (IPFIX template withdrawal).
+    fn remove(&mut self, scope: Scope, id: u16) {
+        let Some(s) = self.scopes.get_mut(&scope) else {
+            return;
+        };
+        let old_len = s.by_id.len();
+        if let Some(c) = s.by_id.remove(&id) {
+            s.order.remove(&c.filed);
+            self.total = self.total.saturating_sub(1);
+            self.rerank(scope, old_len);
+        }
+    }
+
+    /// The largest scope, least recently used among equals, after refreshing lagging stamps.
+    fn largest(&mut self) -> Option<(Scope, usize)> {
+        // Each pass either answers or re-files one scope under its newer use stamp.
+        loop {
+            let (&(Reverse(len), filed), &scope) = self.rank.first_key_value()?;
+            match self.scopes.get_mut(&scope) {
+                Some(s) if s.used != filed => {
+                    s.filed = s.used;
+                    self.rank.remove(&(Reverse(len), filed));
+                    self.rank.insert((Reverse(len), s.filed), scope);
+                }
+                Some(_) => return Some((scope, len)),
+                None => {
+                    self.rank.remove(&(Reverse(len), filed));
+                }
+            }
+        }
+    }
+
+    /// Takes the least recently used template of `scope`.
+    fn evict_from(&mut self, scope: Scope) -> Option<u16> {
+        let s = self.scopes.get_mut(&scope)?;
+        let old_len = s.by_id.len();
+        let id = s.evict_lru()?;
+        self.total = self.total.saturating_sub(1);
+        self.rerank(scope, old_len);
+        Some(id)
+    }
+
+    /// Stores (or replaces) a template, making room first as the type's policy says.
+    fn insert(&mut self, scope: Scope, id: u16, template: Template) -> Option<Eviction> {
+        let now = self.tick();
+        let have = match self.scopes.get_mut(&scope) {
+            Some(s) => {
+                if let Some(c) = s.by_id.get_mut(&id) {
+                    // A refresh or a redefinition: no room needed.
+                    c.template = template;
+                    c.used = now;
+                    s.used = now;
+                    return None;
+                }
+                s.by_id.len()
+            }
+            None => 0,
+        };
+        // Who makes room: nobody, this scope (its size and place in the rank then stay the
+        // same, but for the stamp, refreshed lazily), or the largest scope.
+        let mut evicted = None;
+        let mut own = None;
+        if have >= MAX_SCOPE_TEMPLATES {
+            own = Some(true);
+        } else if self.total >= MAX_TEMPLATES {
+            match self.largest() {
+                Some((big, len)) if len > have => {
+                    evicted = self.evict_from(big).map(|old| Eviction::Full(big, old));
+                }
+                Some(_) => own = Some(false),
+                None => {}
+            }
+        }
+        let cached = Cached {
+            template,
+            used: now,
+            filed: now,
+        };
+        if let Some(at_cap) = own {
+            if let Some(s) = self.scopes.get_mut(&scope) {
+                if let Some(old) = s.evict_lru() {
+                    s.used = now;
+                    s.order.insert(now, id);
+                    s.by_id.insert(id, cached);
+                    return Some(if at_cap {
+                        Eviction::OwnCap(old)
+                    } else {
+                        Eviction::Full(scope, old)
+                    });
+                }
+            }
+            // Not reached (a scope at its cap, or the largest, holds templates); if it were,
+            // the template is kept anyway.
+        }
+        let s = self.scopes.entry(scope).or_default();
+        let old_len = s.by_id.len();
+        s.used = now;
+        s.order.insert(now, id);
+        s.by_id.insert(id, cached);
+        self.total += 1;
+        self.rerank(scope, old_len);
+        evicted
     }
 }
 
@@ -533,9 +754,14 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 
 /// Decodes export datagrams, keeping template caches scoped per (exporter address, source id /
 /// observation domain), and options-template sampling rates.
+///
+/// Templates are kept per scope with a fair-share bound (see `TemplateCache`): at most
+/// [`MAX_SCOPE_TEMPLATES`] per scope and [`MAX_TEMPLATES`] in all, room being taken from the
+/// scope that holds the most, so one exporter's template flood cannot evict or block another
+/// exporter's templates.
 #[derive(Default)]
 pub struct Collector {
-    templates: HashMap<TemplateKey, Template>,
+    templates: TemplateCache,
     scopes: HashMap<Scope, ScopeState>,
 }
 
@@ -782,13 +1008,9 @@ impl Collector {
                     format!("template {id} declares {count} fields, cap is {MAX_TEMPLATE_FIELDS}");
                 return anomaly(sink, stats, rec_at, AnomalyKind::Limit, d);
             }
-            let key = TemplateKey {
-                scope: hdr.scope,
-                id,
-            };
             if count == 0 {
                 // IPFIX template withdrawal (RFC 7011 8.1); v9 has none but it means the same.
-                self.templates.remove(&key);
+                self.templates.remove(hdr.scope, id);
                 pos = start;
                 continue;
             }
@@ -828,12 +1050,20 @@ impl Collector {
                 anomaly(sink, stats, rec_at, AnomalyKind::Malformed, d);
                 continue;
             }
-            if self.templates.len() >= MAX_TEMPLATES && !self.templates.contains_key(&key) {
-                let d = format!("template {id} dropped: {MAX_TEMPLATES} templates already cached");
-                anomaly(sink, stats, rec_at, AnomalyKind::Limit, d);
-                continue;
+            match self.templates.insert(hdr.scope, id, t) {
+                None => {}
+                Some(Eviction::OwnCap(old)) => {
+                    let d = format!("template {id} evicts this exporter's least recently used template {old}: {MAX_SCOPE_TEMPLATES} templates per exporter and domain");
+                    anomaly(sink, stats, rec_at, AnomalyKind::Limit, d);
+                }
+                Some(Eviction::Full(victim, old)) => {
+                    let d = format!(
+                        "template {id} evicts template {old} of exporter {} domain {}, the largest scope: {MAX_TEMPLATES} templates cached",
+                        victim.exporter, victim.domain
+                    );
+                    anomaly(sink, stats, rec_at, AnomalyKind::Limit, d);
+                }
             }
-            self.templates.insert(key, t);
         }
     }
 
@@ -846,11 +1076,7 @@ impl Collector {
         sink: &mut dyn Sink,
         stats: &mut DecodeStats,
     ) {
-        let key = TemplateKey {
-            scope: hdr.scope,
-            id,
-        };
-        let Some(t) = self.templates.get(&key) else {
+        let Some(t) = self.templates.get(hdr.scope, id) else {
             let d = format!(
                 "data set for template {id} not seen from this exporter and domain, {} bytes dropped",
                 body.len()
@@ -1242,6 +1468,140 @@ mod tests {
         };
         assert_eq!(hdr.uptime_to_micros(10_250, None), 1_795_683_699_250_000);
         assert_eq!(hdr.uptime_to_micros(9_000, None), 1_795_683_698_000_000);
+    }
+
+    /// A NetFlow v9 datagram from observation domain `domain` defining templates `ids`, each
+    /// of one field (IPv4 source address), as a flood would.
+    fn v9_template_flood(domain: u32, ids: std::ops::Range<u16>) -> Vec<u8> {
+        let mut recs = Vec::new();
+        for id in ids.clone() {
+            recs.extend_from_slice(&id.to_be_bytes());
+            recs.extend_from_slice(&1u16.to_be_bytes());
+            recs.extend_from_slice(&8u16.to_be_bytes());
+            recs.extend_from_slice(&4u16.to_be_bytes());
+        }
+        let mut p = Vec::new();
+        p.extend_from_slice(&9u16.to_be_bytes());
+        p.extend_from_slice(&(ids.len() as u16).to_be_bytes());
+        p.extend_from_slice(&1000u32.to_be_bytes());
+        p.extend_from_slice(&1_795_683_600u32.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&domain.to_be_bytes());
+        p.extend_from_slice(&0u16.to_be_bytes());
+        p.extend_from_slice(&(4 + recs.len() as u16).to_be_bytes());
+        p.extend_from_slice(&recs);
+        p
+    }
+
+    /// A v9 datagram with template 300 (src, dst, bytes, packets, proto, ports) when
+    /// `template`, and one data record 10.20.1.7:51514 -> 47.88.1.2:443 when `data`.
+    fn v9_legit(template: bool, data: bool) -> Vec<u8> {
+        let fields: [(u16, u16); 7] = [(8, 4), (12, 4), (1, 4), (2, 4), (4, 1), (7, 2), (11, 2)];
+        let mut p = Vec::new();
+        p.extend_from_slice(&9u16.to_be_bytes());
+        p.extend_from_slice(&(template as u16 + data as u16).to_be_bytes());
+        p.extend_from_slice(&1000u32.to_be_bytes());
+        p.extend_from_slice(&1_795_683_600u32.to_be_bytes());
+        p.extend_from_slice(&1u32.to_be_bytes());
+        p.extend_from_slice(&7u32.to_be_bytes());
+        if template {
+            p.extend_from_slice(&0u16.to_be_bytes());
+            p.extend_from_slice(&(8 + 4 * fields.len() as u16).to_be_bytes());
+            p.extend_from_slice(&300u16.to_be_bytes());
+            p.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+            for (ty, len) in fields {
+                p.extend_from_slice(&ty.to_be_bytes());
+                p.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        if data {
+            let mut d = vec![10, 20, 1, 7, 47, 88, 1, 2];
+            d.extend_from_slice(&1234u32.to_be_bytes());
+            d.extend_from_slice(&3u32.to_be_bytes());
+            d.push(6);
+            d.extend_from_slice(&51514u16.to_be_bytes());
+            d.extend_from_slice(&443u16.to_be_bytes());
+            d.resize(24, 0);
+            p.extend_from_slice(&300u16.to_be_bytes());
+            p.extend_from_slice(&(4 + d.len() as u16).to_be_bytes());
+            p.extend_from_slice(&d);
+        }
+        p
+    }
+
+    fn flows_to_alibaba(sink: &VecSink) -> usize {
+        let dst: IpAddr = Ipv4Addr::new(47, 88, 1, 2).into();
+        sink.observations
+            .iter()
+            .filter(|o| matches!(o, Observation::Flow(f) if f.dst == dst))
+            .count()
+    }
+
+    /// Finding 11: exporter `i` of a flood (100.64.x.y).
+    fn flooder(i: u32) -> IpAddr {
+        Ipv4Addr::from(0x6440_0000 | i).into()
+    }
+
+    #[test]
+    fn template_flood_from_many_exporters_does_not_hide_a_later_exporter() {
+        // 100 exporters x 256 templates = 25,600, above the 16,384 the collector keeps.
+        let legit: IpAddr = Ipv4Addr::new(192, 0, 2, 99).into();
+        let early: IpAddr = Ipv4Addr::new(192, 0, 2, 98).into();
+        let mut c = Collector::new();
+        let mut sink = VecSink::default();
+        // One exporter announces its template before the flood and sends data after it.
+        c.datagram(early, &v9_legit(true, false), 0, &mut sink);
+        let mut anomalies = 0;
+        for e in 0..100 {
+            let st = c.datagram(flooder(e), &v9_template_flood(0, 256..512), 0, &mut sink);
+            anomalies += st.anomalies;
+        }
+        assert!(anomalies > 0, "evictions are counted as anomalies");
+        assert!(sink.anomalies.iter().any(|a| a.kind == AnomalyKind::Limit));
+        assert!(c.templates.len() <= MAX_TEMPLATES, "memory stays bounded");
+        // An exporter that starts after the flood gets its template and its flow through.
+        c.datagram(legit, &v9_legit(true, true), 0, &mut sink);
+        assert_eq!(flows_to_alibaba(&sink), 1, "later exporter's flow lost");
+        c.datagram(early, &v9_legit(false, true), 0, &mut sink);
+        assert_eq!(flows_to_alibaba(&sink), 2, "earlier exporter's flow lost");
+        assert!(c.templates.len() <= MAX_TEMPLATES);
+    }
+
+    #[test]
+    fn one_exporters_template_flood_evicts_only_its_own_templates() {
+        let early: IpAddr = Ipv4Addr::new(192, 0, 2, 98).into();
+        let legit: IpAddr = Ipv4Addr::new(192, 0, 2, 99).into();
+        let mut c = Collector::new();
+        let mut sink = VecSink::default();
+        c.datagram(early, &v9_legit(true, false), 0, &mut sink);
+        // One exporter and domain defines 20,000 distinct templates.
+        for k in 0..100u16 {
+            let ids = 256 + k * 200..256 + (k + 1) * 200;
+            c.datagram(flooder(1), &v9_template_flood(0, ids), 0, &mut sink);
+        }
+        assert!(sink.anomalies.iter().any(|a| a.kind == AnomalyKind::Limit));
+        let scope = Scope {
+            exporter: flooder(1),
+            version: 9,
+            domain: 0,
+        };
+        let own = c.templates.scopes.get(&scope).map_or(0, |s| s.by_id.len());
+        assert_eq!(
+            own, MAX_SCOPE_TEMPLATES,
+            "the flooder keeps only its own quota"
+        );
+        c.datagram(legit, &v9_legit(true, true), 0, &mut sink);
+        assert_eq!(
+            flows_to_alibaba(&sink),
+            1,
+            "blocked by another exporter's flood"
+        );
+        c.datagram(early, &v9_legit(false, true), 0, &mut sink);
+        assert_eq!(
+            flows_to_alibaba(&sink),
+            2,
+            "evicted by another exporter's flood"
+        );
     }
 
     #[test]
