@@ -210,70 +210,106 @@ fn anomaly(
 /// Decodes one sFlow v5 datagram; flow samples' raw packet headers become flows.
 pub fn datagram(payload: &[u8], offset: u64, sink: &mut dyn Sink) -> DecodeStats {
     let mut stats = DecodeStats::default();
-    let p = payload;
+    decode_one(payload, offset, sink, &mut stats);
+    stats
+}
+
+/// Decodes the datagram at the start of `p`; returns its length (header plus every sample
+/// it declares) when all of it is present, `None` when it cannot be framed (an anomaly then
+/// says why).
+fn decode_one(
+    p: &[u8],
+    offset: u64,
+    sink: &mut dyn Sink,
+    stats: &mut DecodeStats,
+) -> Option<usize> {
     let Some(version) = be32(p, 0) else {
         let d = format!("sflow datagram of {} bytes has no version", p.len());
-        anomaly(sink, &mut stats, offset, AnomalyKind::Truncated, d);
-        return stats;
+        anomaly(sink, stats, offset, AnomalyKind::Truncated, d);
+        return None;
     };
     if version != SFLOW_VERSION {
         let d = format!("sflow version {version} is not 5");
-        anomaly(sink, &mut stats, offset, AnomalyKind::Unsupported, d);
-        return stats;
+        anomaly(sink, stats, offset, AnomalyKind::Unsupported, d);
+        return None;
     }
     let addr_len = match be32(p, 4) {
         Some(1) => 4,
         Some(2) => 16,
         Some(t) => {
             let d = format!("sflow agent address type {t} is neither 1 (ipv4) nor 2 (ipv6)");
-            anomaly(sink, &mut stats, offset + 4, AnomalyKind::Malformed, d);
-            return stats;
+            anomaly(sink, stats, offset + 4, AnomalyKind::Malformed, d);
+            return None;
         }
         None => {
             let d = "sflow header truncated before the agent address".to_string();
-            anomaly(sink, &mut stats, offset, AnomalyKind::Truncated, d);
-            return stats;
+            anomaly(sink, stats, offset, AnomalyKind::Truncated, d);
+            return None;
         }
     };
     // version, address type, address, sub-agent id, sequence, uptime, sample count.
     let head = 8 + addr_len + 16;
     let Some(n) = be32(p, head - 4) else {
         let d = format!("sflow header needs {head} bytes, datagram has {}", p.len());
-        anomaly(sink, &mut stats, offset, AnomalyKind::Truncated, d);
-        return stats;
+        anomaly(sink, stats, offset, AnomalyKind::Truncated, d);
+        return None;
     };
     if n > MAX_SAMPLES {
         let d = format!("sflow datagram claims {n} samples, cap is {MAX_SAMPLES}");
-        anomaly(
-            sink,
-            &mut stats,
-            offset + head as u64 - 4,
-            AnomalyKind::Limit,
-            d,
-        );
+        anomaly(sink, stats, offset + head as u64 - 4, AnomalyKind::Limit, d);
     }
     let mut pos = head;
-    for _ in 0..n.min(MAX_SAMPLES) {
+    // Samples past the cap are not decoded but still framed, to find where the datagram
+    // ends; each takes at least 8 bytes, so the walk is bounded by the input.
+    for i in 0..n {
         let at = offset + pos as u64;
         let (Some(tag), Some(len)) = (be32(p, pos), be32(p, pos + 4)) else {
             let d = "sflow sample header truncated".to_string();
-            anomaly(sink, &mut stats, at, AnomalyKind::Truncated, d);
-            break;
+            anomaly(sink, stats, at, AnomalyKind::Truncated, d);
+            return None;
         };
         let Some(body) = p.get(pos + 8..).and_then(|b| b.get(..len as usize)) else {
             let d = format!(
                 "sflow sample length {len} exceeds the {} bytes left",
                 p.len() - pos - 8
             );
-            anomaly(sink, &mut stats, at, AnomalyKind::Truncated, d);
-            break;
+            anomaly(sink, stats, at, AnomalyKind::Truncated, d);
+            return None;
         };
-        match SampleType(tag) {
-            SampleType::FLOW_SAMPLE => flow_sample(body, false, at + 8, sink, &mut stats),
-            SampleType::EXPANDED_FLOW_SAMPLE => flow_sample(body, true, at + 8, sink, &mut stats),
-            _ => {} // counter samples and other enterprises' samples carry no flows
+        if i < MAX_SAMPLES {
+            match SampleType(tag) {
+                SampleType::FLOW_SAMPLE => flow_sample(body, false, at + 8, sink, stats),
+                SampleType::EXPANDED_FLOW_SAMPLE => flow_sample(body, true, at + 8, sink, stats),
+                _ => {} // counter samples and other enterprises' samples carry no flows
+            }
         }
-        pos += 8 + len as usize;
+        pos += 8 + body.len();
+    }
+    Some(pos)
+}
+
+/// Decodes a raw sFlow file: datagrams back to back (as a collector that writes each UDP
+/// payload in turn stores them). sFlow has no length field, so a datagram ends after the
+/// last sample it declares, and the next starts there. Where a datagram cannot be framed
+/// (cut short, not version 5, a sample length that overruns), its anomaly is reported and
+/// one more says how many bytes after it were left undecoded: the walk cannot find the next
+/// datagram's start.
+pub fn decode_file(input: &[u8], sink: &mut dyn Sink) -> DecodeStats {
+    let mut stats = DecodeStats::default();
+    let mut pos = 0usize;
+    while pos < input.len() {
+        let rest = &input[pos..];
+        match decode_one(rest, pos as u64, sink, &mut stats) {
+            Some(n) if n > 0 => pos += n,
+            _ => {
+                let d = format!(
+                    "sflow file: {} bytes from offset {pos} left undecoded, the datagram there cannot be framed",
+                    rest.len()
+                );
+                anomaly(sink, &mut stats, pos as u64, AnomalyKind::Malformed, d);
+                break;
+            }
+        }
     }
     stats
 }

@@ -155,3 +155,42 @@ fn bad_sflow_becomes_anomalies_with_offsets() {
         assert!(sink.anomalies.iter().all(|a| a.offset >= 5000), "{name}");
     }
 }
+
+/// Review finding 16: a raw sFlow file holds datagrams back to back (sFlow has no length
+/// field: a datagram ends after its last sample); every one is decoded, and where the walk
+/// cannot go on, an anomaly says so instead of the rest being dropped in silence.
+#[test]
+fn raw_file_of_back_to_back_datagrams_decodes_every_datagram() {
+    let one = sflow_datagram(
+        &[
+            (2, vec![0; 12]),
+            (3, expanded_sample(512, &ipv6_udp_frame(), 90)),
+        ],
+        None,
+    );
+    let n = one.len() as u64;
+    let file = [one.clone(), one.clone(), one.clone()].concat();
+    let mut sink = VecSink::default();
+    let st = sflow::decode_file(&file, &mut sink);
+    assert_eq!((st.export_records, st.export_bytes), (3, 270));
+    assert_eq!(st.anomalies, 0, "{:?}", sink.anomalies);
+    assert_eq!(sink.observations.len(), 3);
+
+    // The last datagram cut short: the first two decode, the cut is reported inside the third.
+    let mut sink = VecSink::default();
+    let st = sflow::decode_file(&file[..file.len() - 10], &mut sink);
+    assert_eq!(st.export_records, 2);
+    assert!(st.anomalies >= 1);
+    assert!(sink.anomalies.iter().all(|a| a.offset >= 2 * n));
+
+    // Bytes after a good datagram that are no datagram: reported at their offset.
+    let mut sink = VecSink::default();
+    let st = sflow::decode_file(&[one.clone(), b"garbage!".to_vec()].concat(), &mut sink);
+    assert_eq!(st.export_records, 1);
+    assert_eq!(st.anomalies, sink.anomalies.len() as u64);
+    assert!(
+        sink.anomalies.iter().any(|a| a.offset == n),
+        "{:?}",
+        sink.anomalies
+    );
+}

@@ -529,7 +529,7 @@ fn decode_bytes(format: Format, data: &[u8], sink: &mut dyn Sink) -> DecodeStats
     match format {
         Format::Pcap | Format::Pcapng => capture::decode(data, sink),
         Format::NetflowDatagrams => netflow::decode_file(data, sink),
-        Format::Sflow => sflow::datagram(data, 0, sink),
+        Format::Sflow => sflow::decode_file(data, sink),
         Format::ZeekTsv | Format::ZeekJson => zeek::decode(data, sink),
         Format::SuricataEve => eve::decode(data, sink),
         Format::AwsVpcFlow | Format::AwsVpcFlowCloudWatch | Format::Route53 => {
