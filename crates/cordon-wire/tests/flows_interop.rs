@@ -121,7 +121,7 @@ fn export_and_compare(c: &Path, dir: &str, pcap: &str, args: &[&str]) -> (Decode
 fn softflowd_exports_decode_like_nfdump() {
     for tool in ["softflowd", "nfcapd", "nfdump"] {
         if !installed(tool) {
-            println!("skipping: {tool} not installed");
+            common::skip(&format!("skipping: {tool} not installed"));
             return;
         }
     }

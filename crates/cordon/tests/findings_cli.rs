@@ -3,6 +3,8 @@
 //! one, and good and bad policy files). The HTML report is also rendered in headless
 //! Chromium when it is installed (Debian: `apt-get install -y chromium`).
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -216,7 +218,7 @@ fn html_report_in_headless_chromium() {
         .map(Path::new)
         .find(|p| p.exists());
     let Some(chromium) = chromium else {
-        eprintln!("SKIPPED html_report_in_headless_chromium: chromium not installed (apt-get install -y chromium)");
+        common::skip("SKIPPED html_report_in_headless_chromium: chromium not installed (apt-get install -y chromium)");
         return;
     };
     let (o, _) = report_html("new.jsonl", "chromium.html");

@@ -9,6 +9,8 @@
 //! 127.0.0.1. `CORDON_DATA_DIR` points at an empty folder so no imported table interferes.
 
 use serde_json::Value;
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -444,7 +446,9 @@ fn softflowd_export(version: &str) -> (Vec<Vec<u8>>, (u64, u64)) {
 fn exports(version: &str, port: u16) {
     for tool in ["softflowd", "nfcapd", "nfdump"] {
         if !installed(tool) {
-            eprintln!("skipping: {tool} not installed (apt-get install -y softflowd nfdump)");
+            common::skip(&format!(
+                "skipping: {tool} not installed (apt-get install -y softflowd nfdump)"
+            ));
             return;
         }
     }

@@ -37,10 +37,20 @@ pub fn shared() -> Option<PathBuf> {
 }
 
 /// The corpus folder (`<shared>/corpus`), or `None` after printing [`SKIP`] to stderr.
+/// With `CORDON_REQUIRE_PEERS` set (CI sets it), a missing corpus fails the test instead.
 pub fn corpus() -> Option<PathBuf> {
     let c = shared().map(|s| s.join("corpus"));
     if c.is_none() {
-        eprintln!("{SKIP}");
+        skip(SKIP);
     }
     c
+}
+
+/// Says why a test does not run; fails it instead when `CORDON_REQUIRE_PEERS` is set, so
+/// that CI, which installs every peer and has the corpus, cannot pass by skipping.
+pub fn skip(why: &str) {
+    if std::env::var_os("CORDON_REQUIRE_PEERS").is_some() {
+        panic!("{why} (CORDON_REQUIRE_PEERS is set: nothing may be skipped)");
+    }
+    eprintln!("{why}");
 }
