@@ -6,7 +6,8 @@
 //! wins**: the longest matching prefix for an address, and for a device a MAC entry beats any
 //! address entry. A malformed file is refused as a whole, with file, line and what was expected.
 
-use crate::findings::FileError;
+use crate::error::FileError;
+use cordon_wire::Mac;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -49,8 +50,7 @@ pub struct Inventory {
     /// For each prefix length present, longest first (IPv6 and IPv4 apart): the entries by
     /// network address, as indexes into `nets`.
     by_len: Vec<(u8, bool, HashMap<IpAddr, u32>)>,
-    /// Keyed by lowercase colon-separated MAC.
-    macs: HashMap<String, Asset>,
+    macs: HashMap<Mac, Asset>,
 }
 
 /// One entry as written in JSON (CSV rows are read into the same shape).
@@ -168,7 +168,7 @@ impl Inventory {
         };
         match kind {
             "mac" => {
-                let mac = normalise_mac(key).ok_or_else(|| {
+                let mac = Mac::parse(key).ok_or_else(|| {
                     err(format!(
                         "`mac` {key:?}: expected a MAC address like aa:bb:cc:dd:ee:ff"
                     ))
@@ -253,28 +253,10 @@ impl Inventory {
 
     /// A device's entry: its MAC entry if there is one, else the entry of its address.
     pub fn lookup_device(&self, mac: &str, ip: Option<&str>) -> Option<&Asset> {
-        normalise_mac(mac)
+        Mac::parse(mac)
             .and_then(|m| self.macs.get(&m))
             .or_else(|| ip.and_then(|ip| self.lookup_ip(ip)))
     }
-}
-
-/// `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff` or `aabbccddeeff` → `aa:bb:cc:dd:ee:ff`.
-pub fn normalise_mac(s: &str) -> Option<String> {
-    let hex: String = s
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | '.'))
-        .collect();
-    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    Some(
-        (0..6)
-            .map(|i| &hex[2 * i..2 * i + 2])
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
 }
 
 fn parse_csv(path: &Path, text: &str) -> Result<Vec<(usize, Entry)>, FileError> {
@@ -511,6 +493,36 @@ cidr,ip,mac,name,owner,tags,data
             .unwrap();
         assert_eq!(other.name, "till-5");
         assert!(inv.lookup_device("28:6f:b9:00:00:02", None).is_none());
+    }
+
+    /// `AA-BB-CC-DD-EE-FF`, `aabb.ccdd.eeff` and `aabbccddeeff` are one key, in the file and
+    /// in lookups.
+    #[test]
+    fn mac_spellings_are_one_key() {
+        for key in ["AA-BB-CC-DD-EE-FF", "aabb.ccdd.eeff", "AABBCCDDEEFF"] {
+            let inv =
+                Inventory::parse(Path::new("a.csv"), &format!("mac,name\n{key},x\n")).unwrap();
+            for spelling in [
+                "aa:bb:cc:dd:ee:ff",
+                "aa-bb-cc-dd-ee-ff",
+                "aabb.ccdd.eeff",
+                "aabbccddeeff",
+            ] {
+                assert_eq!(
+                    inv.lookup_device(spelling, None).map(|a| a.name.as_str()),
+                    Some("x"),
+                    "{key} {spelling}"
+                );
+            }
+            let twice = format!("mac,name\n{key},x\naa:bb:cc:dd:ee:ff,y\n");
+            let e = Inventory::parse(Path::new("a.csv"), &twice)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("a.csv:3: `mac` \"aa:bb:cc:dd:ee:ff\" is listed twice"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -9,83 +9,11 @@
 //! runs and platforms.
 
 use crate::assets::Inventory;
+use crate::error::FileError;
 use crate::model::{Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch};
 use crate::policy::{Policy, Severity, Subject};
 use crate::waivers::Waivers;
-use std::fmt;
-use std::path::{Path, PathBuf};
-
-/// A refused input file: which file, which line, what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileError {
-    pub path: PathBuf,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl FileError {
-    pub fn new(path: &Path, line: Option<usize>, message: String) -> FileError {
-        FileError {
-            path: path.to_path_buf(),
-            line,
-            message,
-        }
-    }
-}
-
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}: {}", self.path.display(), self.message),
-            None => write!(f, "{}: {}", self.path.display(), self.message),
-        }
-    }
-}
-
-impl std::error::Error for FileError {}
-
-impl FileError {
-    /// Reads an inventory, policy or waiver file, or says why it cannot be read.
-    /// Reads a configuration file (inventory, policy, waivers) whole. Only regular files
-    /// are read: a FIFO or a device would block or never end, so it is refused, and so is
-    /// a file over [`MAX_CONFIG_FILE`].
-    pub fn read(path: &Path) -> Result<String, FileError> {
-        use std::io::Read;
-        let err = |m: String| FileError::new(path, None, m);
-        // Checked before opening too: opening a FIFO blocks until a writer comes.
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            return Err(err("not a regular file (a FIFO, device or folder)".into()));
-        }
-        let file = std::fs::File::open(path).map_err(|e| err(format!("cannot read: {e}")))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| err(format!("cannot read: {e}")))?;
-        if !meta.is_file() {
-            return Err(err("not a regular file (a FIFO, device or folder)".into()));
-        }
-        let mut text = String::new();
-        file.take(MAX_CONFIG_FILE + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| err(format!("cannot read: {e}")))?;
-        if text.len() as u64 > MAX_CONFIG_FILE {
-            return Err(err(format!("larger than {} MiB", MAX_CONFIG_FILE >> 20)));
-        }
-        Ok(text)
-    }
-}
-
-/// Configuration files larger than this are refused (an inventory of ten million rows is
-/// about 500 MiB).
-pub const MAX_CONFIG_FILE: u64 = 1 << 30;
-
-/// The 1-based line of a byte offset in `text` (for TOML spans).
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
+use std::path::PathBuf;
 
 /// The result of evaluating one scan.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -385,6 +313,7 @@ impl FindingConfig {
 pub(crate) mod tests {
     use super::*;
     use crate::model::DesignationRef;
+    use std::path::Path;
 
     pub fn designation(list: &str, status: &str, holder: &str) -> DesignationRef {
         DesignationRef {

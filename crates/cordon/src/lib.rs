@@ -5,6 +5,7 @@ pub mod assets;
 pub mod attribute;
 pub mod cli;
 pub mod date;
+pub mod error;
 pub mod explain;
 pub mod findings;
 pub mod indicators;

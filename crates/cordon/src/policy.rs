@@ -8,7 +8,7 @@
 //! names the file and line.
 
 use crate::assets::Asset;
-use crate::findings::{line_of, FileError};
+use crate::error::{line_of, FileError};
 use crate::model::{DesignationRef, Regulation};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

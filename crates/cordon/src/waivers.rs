@@ -12,10 +12,10 @@
 //! counts for `--fail-on`); one whose `expires` date has passed waives nothing and is listed in
 //! the summary. A waiver is active through its expiry day (UTC).
 
-use crate::assets::normalise_mac;
 use crate::date;
-use crate::findings::{line_of, FileError};
+use crate::error::{line_of, FileError};
 use crate::model::{ExpiredWaiver, Finding};
+use cordon_wire::Mac;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -227,8 +227,13 @@ fn asset_matches(want: &str, asset: &str, asset_name: Option<&str>) -> bool {
     if want == asset || asset_name.is_some_and(|n| n.eq_ignore_ascii_case(want)) {
         return true;
     }
-    if let (Some(a), Some(b)) = (normalise_mac(want), normalise_mac(asset)) {
-        return a == b;
+    // MACs in any spelling; never an address read as one (`fd00::1234:5678` has twelve hex
+    // digits too).
+    let is_ip = |s: &str| s.parse::<IpAddr>().is_ok();
+    if !is_ip(want) && !is_ip(asset) {
+        if let (Some(a), Some(b)) = (Mac::parse(want), Mac::parse(asset)) {
+            return a == b;
+        }
     }
     match (want.parse::<IpNet>(), asset.parse::<IpAddr>()) {
         (Ok(net), Ok(ip)) => net.contains(&ip),
@@ -318,6 +323,17 @@ expires = "2026-01-31"
         let mut fs = vec![finding("28:6f:b9:00:00:01", "cam", "hikvision")];
         w.apply(&mut fs, "2026-01-01");
         assert!(fs[0].waived);
+        for (want, asset, same) in [
+            ("28-6F-B9-00-00-01", "28:6f:b9:00:00:01", true),
+            ("286f.b900.0001", "28:6f:b9:00:00:01", true),
+            ("286FB9000001", "28:6f:b9:00:00:01", true),
+            ("28:6f:b9:00:00:02", "28:6f:b9:00:00:01", false),
+            // Two different IPv6 addresses with the same twelve hex digits are not one MAC.
+            ("fd00:1234::5678", "fd00::1234:5678", false),
+            ("fd00::1234:5678", "fd:00:12:34:56:78", false),
+        ] {
+            assert_eq!(asset_matches(want, asset, None), same, "{want} {asset}");
+        }
     }
 
     /// Bad waiver files: (text, expected message prefix with file and line).

@@ -8,6 +8,7 @@
 //! noted in the report and the rest is rendered.
 
 pub mod diff;
+pub mod escape;
 pub mod html;
 pub mod svg;
 pub mod text;

@@ -1,7 +1,7 @@
 //! Inline SVG charts, generated as text: horizontal bars for rankings and columns for time.
 //! Labels are escaped; nothing refers outside the document.
 
-use super::html::esc;
+use super::escape::esc;
 
 const WIDTH: u32 = 560;
 const LABEL_W: u32 = 190;

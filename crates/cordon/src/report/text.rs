@@ -1,38 +1,9 @@
 //! Markdown and CSV reports. Markdown escapes what would become markup; CSV cells that a
 //! spreadsheet would run as a formula (`=`, `+`, `-`, `@`) are prefixed with `'`.
 
+use super::escape::{cell, md_esc, md_link};
 use super::{human_bytes, ScanData};
 use std::fmt::Write;
-
-/// Escapes text for a Markdown table cell or paragraph.
-pub fn md_esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' | '(' | ')' => {
-                o.push('\\');
-                o.push(c);
-            }
-            '\n' | '\r' => o.push(' '),
-            c if c.is_control() || crate::output::is_bidi(c) => o.push('\u{fffd}'),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-fn md_link(url: &str, text: &str) -> String {
-    let u = url.trim();
-    if (u.starts_with("https://") || u.starts_with("http://"))
-        && !u
-            .chars()
-            .any(|c| c.is_whitespace() || c == '(' || c == ')' || c == '<' || c == '>')
-    {
-        format!("[{}](<{u}>)", md_esc(text))
-    } else {
-        md_esc(text)
-    }
-}
 
 pub fn markdown(d: &ScanData, source_name: &str) -> String {
     let mut m = String::new();
@@ -164,14 +135,6 @@ pub fn markdown(d: &ScanData, source_name: &str) -> String {
     m
 }
 
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
-
 pub fn csv(d: &ScanData) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
@@ -220,20 +183,4 @@ pub fn csv(d: &ScanData) -> anyhow::Result<String> {
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes() {
-        assert_eq!(md_esc("a|b<script>\n*x*"), "a\\|b\\<script\\> \\*x\\*");
-        // Bidi overrides and isolates would reorder what the reader sees.
-        assert_eq!(md_esc("evil\u{202e}gpj\u{2067}"), "evil\u{fffd}gpj\u{fffd}");
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(cell("10.0.0.1"), "10.0.0.1");
-        assert_eq!(md_link("javascript:x", "t"), "t");
-        assert_eq!(md_link("https://a.gov/x", "t"), "[t](<https://a.gov/x>)");
-    }
 }
