@@ -11,7 +11,12 @@
 //! (record lengths are checked against [`MAX_SNAPLEN`] and the bytes present, buffers against
 //! named caps); every malformed record is one [`Anomaly`] at the byte offset of its packet
 //! record (or block) in the file, and decoding goes on with the next record whenever the file's
-//! framing allows.** `DecodeStats::anomalies` counts exactly the anomalies pushed, including
+//! framing allows.** A record or block whose length cannot be right (over the cap, or past the
+//! end of the file) is followed by a search, at most [`RESYNC_WINDOW`] bytes and constant work
+//! per offset, for the next plausible record header (timestamp within a day of the last good
+//! record, caplen within the snap length and the original length, all bytes present, and the
+//! header after it plausible too) or pcapng block (known type, length repeated in its last
+//! word); its anomaly says where decoding resumed and how many bytes were skipped. `DecodeStats::anomalies` counts exactly the anomalies pushed, including
 //! those of the export decoders it calls.
 //!
 //! Not decoded: tunnels (GRE, VXLAN, Geneve, Teredo, GTP, 6in4/4in6 are flows of their outer
@@ -36,6 +41,15 @@ use std::net::IpAddr;
 
 /// Largest packet record accepted (libpcap's own maximum snap length).
 pub const MAX_SNAPLEN: u32 = 262_144;
+/// Largest pcapng block taken as a length that merely runs past the end of the file (a cut
+/// capture); a block claiming more that does not fit is reported as over the cap. Wireshark
+/// refuses blocks above 16 MiB too.
+pub const MAX_BLOCK_LEN: usize = 16 << 20;
+/// How many bytes past a record (or block) whose length cannot be right the decoder searches
+/// for the next plausible one before it gives the rest of the file up.
+pub const RESYNC_WINDOW: usize = 1 << 20;
+/// Largest time step, in seconds, between a record and the one found after a bad record.
+const RESYNC_MAX_STEP_SECS: u32 = 86_400;
 /// Most pcapng interfaces per section.
 pub const MAX_INTERFACES: usize = 1024;
 /// Most distinct (MAC, IP) host pairs reported per capture.
@@ -293,6 +307,96 @@ fn icmp_kind(proto: IpProto, ty: u8) -> (u8, bool) {
     }
 }
 
+/// How a pcap file frames its records, for the resynchronisation search.
+#[derive(Copy, Clone)]
+struct PcapFraming {
+    o: Order,
+    nanos: bool,
+    /// Largest caplen a plausible record has: the header's snap length when it is sane.
+    snaplen: u32,
+}
+
+impl PcapFraming {
+    /// The end of the record at `at` when its header is plausible: fraction below one
+    /// second, 0 < caplen <= origlen, caplen within the snap length, origlen within
+    /// [`MAX_SNAPLEN`], seconds within a day of `prev` (the last good record's), and all of
+    /// its bytes present.
+    fn plausible(&self, b: &[u8], at: usize, prev: Option<u32>) -> Option<(usize, u32)> {
+        let h = b.get(at..at.checked_add(16)?)?;
+        let o = self.o;
+        let (sec, frac, incl, orig) = (o.u32(h, 0), o.u32(h, 4), o.u32(h, 8), o.u32(h, 12));
+        let second = if self.nanos { 1_000_000_000 } else { 1_000_000 };
+        let near = prev.is_none_or(|p| sec.abs_diff(p) <= RESYNC_MAX_STEP_SECS);
+        let ok = frac < second
+            && incl > 0
+            && incl <= orig
+            && incl <= self.snaplen
+            && orig <= MAX_SNAPLEN
+            && near;
+        let end = (at + 16).checked_add(incl as usize)?;
+        (ok && end <= b.len()).then_some((end, sec))
+    }
+
+    /// The first offset after `bad` (within [`RESYNC_WINDOW`]) where a plausible record
+    /// starts that is followed by the end of the file or by another plausible record. Each
+    /// offset costs two header checks: the search is linear in the window.
+    fn resync(&self, b: &[u8], bad: usize, prev: Option<u32>) -> Option<usize> {
+        let last = b.len().saturating_sub(16);
+        let stop = last.min(bad.saturating_add(RESYNC_WINDOW));
+        (bad + 1..=stop).find(|&c| {
+            self.plausible(b, c, prev).is_some_and(|(end, sec)| {
+                b.len() - end < 16 || self.plausible(b, end, Some(sec)).is_some()
+            })
+        })
+    }
+}
+
+/// Block types a resynchronised pcapng block may have: the standard ones (1-10), the
+/// section header, and the two custom block types.
+fn known_block(t: u32) -> bool {
+    matches!(t, 1..=10 | 0x0A0D_0D0A | 0x0000_0BAD | 0x4000_0BAD)
+}
+
+/// The first offset after `bad` (in steps of 4, within [`RESYNC_WINDOW`]) where a plausible
+/// pcapng block starts: a known type, a length of at least 12, a multiple of 4 and at most
+/// [`MAX_BLOCK_LEN`], all of it in the file, and the same length in its last word. A section
+/// header is read in its own byte order. Constant work per offset: linear in the window.
+fn pcapng_resync(b: &[u8], bad: usize, o: Order) -> Option<usize> {
+    let stop = b
+        .len()
+        .saturating_sub(12)
+        .min(bad.saturating_add(RESYNC_WINDOW));
+    (bad + 4..=stop).step_by(4).find(|&c| {
+        let o = if b[c..c + 4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+            match b[c + 8..c + 12] {
+                [0x4d, 0x3c, 0x2b, 0x1a] => Order(true),
+                [0x1a, 0x2b, 0x3c, 0x4d] => Order(false),
+                _ => return false,
+            }
+        } else {
+            o
+        };
+        let blen = o.u32(b, c + 4) as usize;
+        known_block(o.u32(b, c))
+            && blen >= 12
+            && blen.is_multiple_of(4)
+            && blen <= MAX_BLOCK_LEN
+            && blen <= b.len() - c
+            && o.u32(b, c + blen - 4) as usize == blen
+    })
+}
+
+/// The end of a bad record's anomaly: where decoding goes on, or that it stops.
+fn resync_note(found: Option<usize>, bad: usize, len: usize, unit: &str) -> String {
+    match found {
+        Some(c) => format!("; resynchronised at offset {c}, {} bytes skipped", c - bad),
+        None => format!(
+            "; no plausible {unit} within {RESYNC_WINDOW} bytes, the last {} bytes skipped",
+            len - bad
+        ),
+    }
+}
+
 impl Decoder<'_> {
     fn pcap(&mut self, b: &[u8]) {
         if b.len() < 24 {
@@ -312,6 +416,12 @@ impl Decoder<'_> {
         // The upper bits of the link type field carry FCS information.
         let link = LinkType(o.u32(b, 20) & 0xffff);
         self.check_link(link, 20);
+        let snaplen = match o.u32(b, 16) {
+            n @ 1..=MAX_SNAPLEN => n,
+            _ => MAX_SNAPLEN,
+        };
+        let framing = PcapFraming { o, nanos, snaplen };
+        let mut prev_sec: Option<u32> = None;
         let mut at = 24usize;
         while at < b.len() {
             if b.len() - at < 16 {
@@ -322,29 +432,39 @@ impl Decoder<'_> {
                 );
                 break;
             }
-            let sec = i64::from(o.u32(b, at));
+            let raw_sec = o.u32(b, at);
+            let sec = i64::from(raw_sec);
             let frac = i64::from(o.u32(b, at + 4));
             let incl = o.u32(b, at + 8);
             let ts = sec * 1_000_000 + if nanos { frac / 1000 } else { frac };
-            if incl > MAX_SNAPLEN {
-                self.out.anomaly(
-                    at as u64,
-                    AnomalyKind::Limit,
-                    "record length exceeds MAX_SNAPLEN",
-                );
-                break;
-            }
             let start = at + 16;
             let end = start + incl as usize;
-            if end > b.len() {
-                self.out.anomaly(
-                    at as u64,
-                    AnomalyKind::Truncated,
-                    "record data truncated at end of file",
-                );
-                break;
+            if incl > MAX_SNAPLEN || end > b.len() {
+                // A length that cannot be right: look for the next plausible record.
+                let found = framing.resync(b, at, prev_sec);
+                let note = resync_note(found, at, b.len(), "record");
+                let (kind, what) = if incl > MAX_SNAPLEN {
+                    let d =
+                        format!("record length {incl} exceeds the cap MAX_SNAPLEN ({MAX_SNAPLEN})");
+                    (AnomalyKind::Limit, d)
+                } else if found.is_some() {
+                    let d = format!("record length {incl} runs over the records after it");
+                    (AnomalyKind::Malformed, d)
+                } else {
+                    let d = "record data truncated at end of file".to_string();
+                    (AnomalyKind::Truncated, d)
+                };
+                self.out.anomaly(at as u64, kind, &format!("{what}{note}"));
+                match found {
+                    Some(c) => {
+                        at = c;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             self.frame(at as u64, start as u64, link, ts, &b[start..end]);
+            prev_sec = Some(raw_sec);
             at = end;
         }
     }
@@ -364,38 +484,61 @@ impl Decoder<'_> {
                 );
                 break;
             }
+            // A block that cannot be framed: (kind, what), then the search for the next one.
+            let mut bad: Option<(AnomalyKind, String)> = None;
             if b[at..at + 4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-                o = match b[at + 8..at + 12] {
-                    [0x4d, 0x3c, 0x2b, 0x1a] => Order(true),
-                    [0x1a, 0x2b, 0x3c, 0x4d] => Order(false),
+                // A new section: its byte order, and no interfaces yet.
+                match b[at + 8..at + 12] {
+                    [0x4d, 0x3c, 0x2b, 0x1a] => (o, bad) = (Order(true), None),
+                    [0x1a, 0x2b, 0x3c, 0x4d] => (o, bad) = (Order(false), None),
                     _ => {
-                        self.out.anomaly(
-                            off,
-                            AnomalyKind::Malformed,
-                            "pcapng section byte-order magic unknown",
-                        );
-                        break;
+                        let d = "pcapng section byte-order magic unknown".to_string();
+                        bad = Some((AnomalyKind::Malformed, d));
                     }
-                };
-                ifaces.clear();
+                }
+                if bad.is_none() {
+                    ifaces.clear();
+                }
             }
             let btype = o.u32(b, at);
             let blen = o.u32(b, at + 4) as usize;
-            if blen < 12 || !blen.is_multiple_of(4) {
-                self.out.anomaly(
-                    off,
-                    AnomalyKind::Malformed,
-                    "pcapng block length below 12 or not a multiple of 4",
-                );
-                break;
+            let left = b.len() - at;
+            if bad.is_none() {
+                bad = if blen < 12 || !blen.is_multiple_of(4) {
+                    let d = format!("pcapng block length {blen} below 12 or not a multiple of 4");
+                    Some((AnomalyKind::Malformed, d))
+                } else if blen > left && blen > MAX_BLOCK_LEN {
+                    let d = format!(
+                        "pcapng block length {blen} exceeds the cap MAX_BLOCK_LEN ({MAX_BLOCK_LEN})"
+                    );
+                    Some((AnomalyKind::Limit, d))
+                } else if blen > left {
+                    Some((AnomalyKind::Truncated, String::new()))
+                } else {
+                    None
+                };
             }
-            if blen > b.len() - at {
-                self.out.anomaly(
-                    off,
-                    AnomalyKind::Truncated,
-                    "pcapng block truncated at end of file",
-                );
-                break;
+            if let Some((kind, what)) = bad {
+                let found = pcapng_resync(b, at, o);
+                let note = resync_note(found, at, b.len(), "block");
+                let (kind, what) = match (kind, found) {
+                    (AnomalyKind::Truncated, Some(_)) => (
+                        AnomalyKind::Malformed,
+                        format!("pcapng block length {blen} runs over the blocks after it"),
+                    ),
+                    (AnomalyKind::Truncated, None) => {
+                        (kind, "pcapng block truncated at end of file".to_string())
+                    }
+                    _ => (kind, what),
+                };
+                self.out.anomaly(off, kind, &format!("{what}{note}"));
+                match found {
+                    Some(c) => {
+                        at = c;
+                        continue;
+                    }
+                    None => break,
+                }
             }
             let body = &b[at + 8..at + blen - 4];
             let body_off = at as u64 + 8;

@@ -1128,3 +1128,111 @@ fn flows_match_zeek_conn_log() {
         assert_eq!(got, want, "{pcap}");
     }
 }
+
+/// Review finding 17 (pcap): a record claiming caplen 0xFFFFFFFF (`gen.py
+/// pcap_caplen_ffffffff`), with or without bytes of its own, between two good packets. The
+/// anomaly says the length exceeds the cap, and the decoder finds the next record.
+#[test]
+fn pcap_bad_record_length_resyncs_on_the_next_record() {
+    let good = eth(
+        MAC_A,
+        MAC_B,
+        &[],
+        0x0800,
+        &ipv4_udp(CLIENT, SERVER, 40000, 443, &[b'x'; 32]),
+    );
+    let t0 = 1_795_683_600_000_000i64;
+    for junk in [0usize, 100] {
+        let mut file = pcap(1, &[(t0, good.clone())]);
+        let bad_at = file.len() as u64;
+        file.extend_from_slice(&1_795_683_600u32.to_le_bytes());
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&u32::MAX.to_le_bytes());
+        file.extend_from_slice(&u32::MAX.to_le_bytes());
+        file.extend(std::iter::repeat_n(0x41, junk));
+        file.extend_from_slice(&pcap(1, &[(t0 + 1_000_000, good.clone())])[24..]);
+        let mut sink = VecSink::default();
+        let st = capture::decode(&file, &mut sink);
+        assert_eq!(st.records, 2, "junk {junk}: later packet decoded");
+        let [a] = &sink.anomalies[..] else {
+            panic!("{:?}", sink.anomalies)
+        };
+        assert_eq!((a.offset, a.kind), (bad_at, AnomalyKind::Limit));
+        assert!(a.detail.contains("exceeds"), "{}", a.detail);
+        assert!(!a.detail.contains("truncated"), "{}", a.detail);
+        let skipped = format!("{} bytes skipped", 16 + junk);
+        assert!(a.detail.contains(&skipped), "{}", a.detail);
+        let flows: Vec<_> = sink
+            .observations
+            .iter()
+            .filter_map(|o| match o {
+                Observation::Flow(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].packets_out + flows[0].packets_in, 2);
+    }
+}
+
+/// Review finding 17 (pcapng): a block claiming length 0xFFFFFFF0 (`gen.py
+/// pcapng_huge_block`) between two good packet blocks: "exceeds the cap", not "truncated",
+/// and the next block is read.
+#[test]
+fn pcapng_absurd_block_length_is_a_limit_and_resyncs() {
+    let good = eth(
+        MAC_A,
+        MAC_B,
+        &[],
+        0x0800,
+        &ipv4_udp(CLIENT, SERVER, 40000, 443, &[b'x'; 32]),
+    );
+    let head = pcapng_be(&[(1, 6)], &[]).len();
+    let mut file = pcapng_be(&[(1, 6)], &[(0, 1_795_683_600_000_000, good.clone())]);
+    let bad_at = file.len() as u64;
+    file.extend_from_slice(&6u32.to_be_bytes());
+    file.extend_from_slice(&0xFFFF_FFF0u32.to_be_bytes());
+    file.extend_from_slice(&[0; 28]);
+    let later = pcapng_be(&[(1, 6)], &[(0, 1_795_683_601_000_000, good.clone())]);
+    file.extend_from_slice(&later[head..]);
+    let mut sink = VecSink::default();
+    let st = capture::decode(&file, &mut sink);
+    assert_eq!(st.records, 2, "later block decoded");
+    let [a] = &sink.anomalies[..] else {
+        panic!("{:?}", sink.anomalies)
+    };
+    assert_eq!((a.offset, a.kind), (bad_at, AnomalyKind::Limit));
+    assert!(a.detail.contains("block length"), "{}", a.detail);
+    assert!(a.detail.contains("exceeds the cap"), "{}", a.detail);
+    assert!(!a.detail.contains("truncated"), "{}", a.detail);
+    assert!(a.detail.contains("36 bytes skipped"), "{}", a.detail);
+}
+
+/// The resynchronisation search is bounded and linear: 4 MiB of record headers with a
+/// timestamp near the good packet's but a length above the cap end the file with one
+/// anomaly, after a search of at most `RESYNC_WINDOW` bytes.
+#[test]
+fn resync_search_on_hostile_bytes_is_bounded() {
+    let good = eth(
+        MAC_A,
+        MAC_B,
+        &[],
+        0x0800,
+        &ipv4_udp(CLIENT, SERVER, 1, 2, b"x"),
+    );
+    let mut file = pcap(1, &[(1_795_683_600_000_000, good)]);
+    let mut pat = Vec::new();
+    pat.extend_from_slice(&1_795_683_600u32.to_le_bytes());
+    pat.extend_from_slice(&0u32.to_le_bytes());
+    pat.extend_from_slice(&0x0004_0001u32.to_le_bytes());
+    pat.extend_from_slice(&0x0004_0001u32.to_le_bytes());
+    while file.len() < 4 << 20 {
+        file.extend_from_slice(&pat);
+    }
+    let t = std::time::Instant::now();
+    let mut sink = VecSink::default();
+    let st = capture::decode(&file, &mut sink);
+    assert_eq!(st.records, 1);
+    assert_eq!(sink.anomalies.len(), 1, "{:?}", sink.anomalies);
+    assert!(t.elapsed().as_secs() < 20);
+}
