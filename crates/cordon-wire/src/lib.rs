@@ -8,6 +8,23 @@
 // Decoders and indexes hold no `unsafe` (the workspace denies it; only the mapping of
 // input files in the `cordon` crate is allowed it).
 #![forbid(unsafe_code)]
+// No input can break a decoder (review R13): no unwrap, expect, panic or unreachable outside
+// tests, so the only way out of a decoder is its return value.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable
+    )
+)]
 
 pub mod obs;
 
