@@ -1,8 +1,17 @@
 //! Command-line syntax (clap derive). Meaning — loading intel, opening files — is given to
 //! these values in `main.rs` and the command modules, not here.
 
+use crate::model::Severity;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+
+/// `--fail-on`: the severities by name, so the judge's [`Severity`] does not depend on clap
+/// (the help lists the same possible values).
+fn severity_parser() -> impl TypedValueParser<Value = Severity> {
+    PossibleValuesParser::new(Severity::ALL.map(Severity::as_str))
+        .try_map(|s| s.parse::<Severity>())
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -185,8 +194,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
     /// Exit 1 when an unwaived finding is at or above this severity.
-    #[arg(long, value_name = "SEVERITY", value_enum)]
-    pub fail_on: Option<crate::policy::Severity>,
+    #[arg(long, value_name = "SEVERITY", value_parser = severity_parser())]
+    pub fail_on: Option<Severity>,
     #[command(flatten)]
     pub indicators: IndicatorArgs,
 }

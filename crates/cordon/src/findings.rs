@@ -10,8 +10,11 @@
 
 use crate::assets::Inventory;
 use crate::error::FileError;
-use crate::model::{Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch};
-use crate::policy::{Policy, Severity, Subject};
+use crate::model::{
+    Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch, Open, Relationship,
+    Severity, INDICATOR_MATCH,
+};
+use crate::policy::{Policy, Subject};
 use crate::waivers::Waivers;
 use std::path::PathBuf;
 
@@ -52,6 +55,7 @@ pub fn evaluate(
     today: &str,
 ) -> Evaluation {
     let mut findings = Vec::with_capacity(exposures.len() + devices.len());
+    let made_by = Open::Known(Relationship::MadeBy);
     for e in exposures {
         let asset = inv.lookup_ip(&e.asset);
         let s = Subject {
@@ -88,7 +92,7 @@ pub fn evaluate(
             inventory: asset,
             entity,
             group,
-            relationship: d.relationship.as_deref().unwrap_or("made-by"),
+            relationship: d.relationship.as_ref().unwrap_or(&made_by),
             services: &[],
             designations: &d.designations,
             is_device: true,
@@ -100,8 +104,8 @@ pub fn evaluate(
     }
     let expired_waivers = waivers.apply(&mut findings, today);
     findings.sort_by(|a, b| {
-        sev(b)
-            .cmp(&sev(a))
+        b.rank()
+            .cmp(&a.rank())
             .then(b.bytes_out.cmp(&a.bytes_out))
             .then(a.asset.cmp(&b.asset))
             .then(a.id.cmp(&b.id))
@@ -110,10 +114,6 @@ pub fn evaluate(
         findings,
         expired_waivers,
     }
-}
-
-fn sev(f: &Finding) -> Severity {
-    Severity::parse(&f.severity).unwrap_or(Severity::Info)
 }
 
 fn ev(kind: &str, value: &str) -> Evidence {
@@ -154,7 +154,7 @@ fn build(s: &Subject, policy: &Policy, chain: &[Evidence]) -> Finding {
     Finding {
         id: finding_id(s.asset, s.group, &d.rule),
         rule: d.rule,
-        severity: d.severity.as_str().into(),
+        severity: d.severity.into(),
         asset: s.asset.into(),
         asset_name: s
             .inventory
@@ -162,7 +162,7 @@ fn build(s: &Subject, policy: &Policy, chain: &[Evidence]) -> Finding {
             .filter(|n| !n.is_empty()),
         entity: s.entity.into(),
         group: s.group.into(),
-        relationship: s.relationship.into(),
+        relationship: s.relationship.clone(),
         designations: s.designations.to_vec(),
         regulations: policy.regulations(s),
         evidence,
@@ -184,7 +184,7 @@ fn build(s: &Subject, policy: &Policy, chain: &[Evidence]) -> Finding {
 pub fn fail_status(findings: &[Finding], threshold: Severity) -> bool {
     findings
         .iter()
-        .any(|f| !f.waived && Severity::parse(&f.severity).is_some_and(|s| s >= threshold))
+        .any(|f| !f.waived && f.severity.known().is_some_and(|s| s >= threshold))
 }
 
 /// The rule id of findings about threat-indicator matches.
@@ -273,12 +273,12 @@ impl FindingConfig {
                 Finding {
                     id: finding_id(&m.asset, &group, INDICATOR_RULE),
                     rule: INDICATOR_RULE.into(),
-                    severity: severity.as_str().into(),
+                    severity: severity.into(),
                     asset: m.asset.clone(),
                     asset_name: asset.map(|a| a.name.clone()),
                     entity: group.clone(),
                     group,
-                    relationship: "indicator-match".into(),
+                    relationship: Open::Other(INDICATOR_MATCH.into()),
                     designations: Vec::new(),
                     regulations: Vec::new(),
                     evidence,
@@ -319,7 +319,7 @@ pub(crate) mod tests {
         DesignationRef {
             list: list.into(),
             date: "2026-06-08".into(),
-            status: status.into(),
+            status: Open::read(status),
             source: format!("https://example.gov/{list}"),
             holder: holder.into(),
         }
@@ -336,7 +336,7 @@ pub(crate) mod tests {
             asset: asset.into(),
             entity: entity.into(),
             group: group.into(),
-            relationship: rel.into(),
+            relationship: Open::read(rel),
             confidence: 0.9,
             flows: 12,
             bytes_out: 4096,
@@ -366,7 +366,7 @@ pub(crate) mod tests {
             ip: Some("10.30.0.9".into()),
             entity: Some("hikvision".into()),
             group: Some("hikvision".into()),
-            relationship: Some("made-by".into()),
+            relationship: Some(Relationship::MadeBy.into()),
             maker: Some("Hangzhou Hikvision Digital Technology Co.,Ltd.".into()),
             host_name: None,
             vendor_class: None,
@@ -555,7 +555,7 @@ expires = 2026-10-01
             assert!(fail_status(&ev.findings, t), "{t}");
         }
         for f in &mut ev.findings {
-            f.severity = "medium".into();
+            f.severity = Severity::Medium.into();
         }
         for (t, want) in [
             (Severity::Info, true),

@@ -4,11 +4,182 @@
 //! read them back. **Fields are only ever added, never renamed or retyped**; readers ignore
 //! what they do not know (no `deny_unknown_fields` here, on purpose).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+pub use cordon_index::{Relationship, Status};
 
 /// Version of the wire format, written in every summary record. Bumped only when a field
 /// changes meaning or is removed (which the growth rule forbids within a major version).
 pub const WIRE_VERSION: u32 = 1;
+
+/// How much a finding matters, in order.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// 0 (info) to 4 (critical).
+    pub fn level(self) -> u8 {
+        self as u8
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Severity, String> {
+        Severity::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Severity::ALL.iter().map(|v| v.as_str()).collect();
+            format!("severity {s:?}: expected one of {}", all.join(", "))
+        })
+    }
+}
+
+/// A closed set of words with one spelling each on the wire: [`Severity`], [`Relationship`],
+/// [`Status`].
+pub trait Vocabulary: Copy + 'static {
+    fn as_str(self) -> &'static str;
+    fn parse(s: &str) -> Option<Self>;
+}
+
+impl Vocabulary for Severity {
+    fn as_str(self) -> &'static str {
+        Severity::as_str(self)
+    }
+    fn parse(s: &str) -> Option<Severity> {
+        Severity::parse(s)
+    }
+}
+
+impl Vocabulary for Relationship {
+    fn as_str(self) -> &'static str {
+        Relationship::as_str(self)
+    }
+    fn parse(s: &str) -> Option<Relationship> {
+        Relationship::parse(s)
+    }
+}
+
+impl Vocabulary for Status {
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
+    }
+    fn parse(s: &str) -> Option<Status> {
+        Status::parse(s)
+    }
+}
+
+/// A word of a [`Vocabulary`] as a record carries it. **Readers never refuse a word they do
+/// not know**: a newer cordon may write one, and it is kept as written (and written back the
+/// same) instead of failing the record. Serialised as the bare string, so the JSON is the
+/// same as a `String` field's.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Open<T> {
+    Known(T),
+    /// Not a word of `T`: from a newer writer, or (for a finding's relationship)
+    /// [`INDICATOR_MATCH`].
+    Other(String),
+}
+
+impl<T: Vocabulary> Open<T> {
+    /// The word read from a record.
+    pub fn read(s: &str) -> Open<T> {
+        T::parse(s).map_or_else(|| Open::Other(s.to_string()), Open::Known)
+    }
+
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Open::Known(t) => Some(*t),
+            Open::Other(_) => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Open::Known(t) => t.as_str(),
+            Open::Other(s) => s,
+        }
+    }
+}
+
+impl<T> From<T> for Open<T> {
+    fn from(t: T) -> Open<T> {
+        Open::Known(t)
+    }
+}
+
+impl<T: Vocabulary + PartialEq> PartialEq<T> for Open<T> {
+    fn eq(&self, other: &T) -> bool {
+        self.known().is_some_and(|t| t == *other)
+    }
+}
+
+impl<T: Vocabulary> fmt::Display for Open<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl<T: Vocabulary> Serialize for Open<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de, T: Vocabulary> Deserialize<'de> for Open<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Open<T>, D::Error> {
+        struct Word<T>(PhantomData<T>);
+        impl<T: Vocabulary> serde::de::Visitor<'_> for Word<T> {
+            type Value = Open<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Open<T>, E> {
+                Ok(Open::read(s))
+            }
+        }
+        d.deserialize_str(Word(PhantomData))
+    }
+}
+
+/// The `relationship` of a threat-indicator finding: it names an indicator, not a company.
+pub const INDICATOR_MATCH: &str = "indicator-match";
 
 /// One step of an evidence chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,7 +202,7 @@ pub struct DesignationRef {
     /// When the entity was added to the list (or the edition date when unknown).
     pub date: String,
     /// `designated` or `reported`.
-    pub status: String,
+    pub status: Open<Status>,
     /// Official source URL.
     pub source: String,
     /// The entity that is on the list: the record's entity or one of its owners.
@@ -47,7 +218,7 @@ pub struct Exposure {
     pub entity: String,
     pub group: String,
     /// `operated-by`, `hosted-on` or `transit-via`.
-    pub relationship: String,
+    pub relationship: Open<Relationship>,
     /// 0..1, two decimals.
     pub confidence: f64,
     pub flows: u64,
@@ -82,7 +253,7 @@ pub struct Device {
     pub entity: Option<String>,
     pub group: Option<String>,
     /// Always `made-by` when `entity` is set.
-    pub relationship: Option<String>,
+    pub relationship: Option<Open<Relationship>>,
     /// IEEE registry organisation name.
     pub maker: Option<String>,
     pub host_name: Option<String>,
@@ -200,15 +371,16 @@ pub struct Finding {
     /// Rule id from the built-in policy (`docs/policy.md`) or the user's policy file.
     pub rule: String,
     /// `info`, `low`, `medium`, `high` or `critical`.
-    pub severity: String,
+    pub severity: Open<Severity>,
     /// The internal asset: IP address for exposures, MAC address for devices.
     pub asset: String,
     /// Name from the asset inventory, when it has one.
     pub asset_name: Option<String>,
     pub entity: String,
     pub group: String,
-    /// `operated-by`, `hosted-on`, `transit-via` or `made-by`.
-    pub relationship: String,
+    /// `operated-by`, `hosted-on`, `transit-via` or `made-by`; [`INDICATOR_MATCH`] for a
+    /// threat-indicator finding.
+    pub relationship: Open<Relationship>,
     pub designations: Vec<DesignationRef>,
     pub regulations: Vec<Regulation>,
     /// Why the rule fired (inventory match, service, data categories), then the
@@ -234,6 +406,14 @@ pub struct Finding {
     pub first_seen: Option<String>,
     #[serde(default)]
     pub last_seen: Option<String>,
+}
+
+impl Finding {
+    /// The severity to sort by: one this build does not know (from a newer scan) counts as
+    /// `info`.
+    pub fn rank(&self) -> Severity {
+        self.severity.known().unwrap_or(Severity::Info)
+    }
 }
 
 /// The indicator behind an [`IndicatorMatch`].
@@ -293,4 +473,61 @@ pub enum RecordRef<'a> {
     Anomaly(&'a AnomalyRecord),
     Summary(&'a Summary),
     Finding(&'a Finding),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each word is written as its one spelling (`as_str`), the same in serde, `FromStr` and
+    /// the index; and a word this build does not know is read, kept and written back as is.
+    #[test]
+    fn words_have_one_spelling_and_unknown_ones_survive() {
+        for s in Severity::ALL {
+            let json = format!("\"{}\"", s.as_str());
+            assert_eq!(serde_json::to_string(&s).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Severity>(&json).unwrap(), s);
+            assert_eq!(serde_json::to_string(&Open::Known(s)).unwrap(), json);
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+            assert_eq!(Severity::ALL[s.level() as usize], s);
+        }
+        for r in Relationship::ALL {
+            let json = format!("\"{}\"", r.as_str());
+            assert_eq!(serde_json::to_string(&Open::Known(r)).unwrap(), json);
+            assert_eq!(
+                serde_json::from_str::<Open<Relationship>>(&json).unwrap(),
+                r
+            );
+        }
+        for st in [Status::Designated, Status::Reported] {
+            let json = format!("\"{}\"", st.as_str());
+            assert_eq!(serde_json::from_str::<Open<Status>>(&json).unwrap(), st);
+        }
+        assert!("urgent".parse::<Severity>().is_err());
+        assert!(serde_json::from_str::<Severity>("\"urgent\"").is_err());
+        let sev: Open<Severity> = serde_json::from_str("\"urgent\"").unwrap();
+        assert_eq!(sev, Open::Other("urgent".into()));
+        assert_eq!((sev.known(), sev.as_str()), (None, "urgent"));
+        assert_eq!(serde_json::to_string(&sev).unwrap(), "\"urgent\"");
+        assert_eq!(
+            format!("{:<8}|", Open::<Severity>::Known(Severity::Low)),
+            "low     |"
+        );
+        assert!(serde_json::from_str::<Open<Severity>>("3").is_err());
+    }
+
+    /// A finding from a newer cordon, with a severity, relationship and status this build
+    /// does not know, is read (not refused) and written back byte for byte.
+    #[test]
+    fn newer_findings_are_read_and_written_back_unchanged() {
+        let line = r#"{"type":"finding","id":"0123456789abcdef","rule":"r","severity":"severe","asset":"10.0.0.1","asset_name":null,"entity":"e","group":"g","relationship":"licensed-from","designations":[{"list":"dod-1260h","date":"2026-06-08","status":"delisted","source":"https://example.gov","holder":"g"}],"regulations":[],"evidence":[],"remediation":"x","waived":false,"flows":0,"bytes_out":0,"first_seen":null,"last_seen":null}"#;
+        let r: Record = serde_json::from_str(line).unwrap();
+        let Record::Finding(f) = &r else {
+            panic!("not a finding: {r:?}")
+        };
+        assert_eq!(f.rank(), Severity::Info);
+        assert_eq!(f.relationship.known(), None);
+        assert_eq!(f.designations[0].status.as_str(), "delisted");
+        assert_eq!(serde_json::to_string(&r).unwrap(), line);
+    }
 }

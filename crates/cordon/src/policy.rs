@@ -9,68 +9,15 @@
 
 use crate::assets::Asset;
 use crate::error::{line_of, FileError};
-use crate::model::{DesignationRef, Regulation};
-use serde::{Deserialize, Serialize};
+use crate::model::{DesignationRef, Open, Regulation, Relationship, Severity, Status};
+use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 use toml::Spanned;
 
-/// How much a finding matters, in order.
-#[derive(
-    Copy,
-    Clone,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|v| v.as_str() == s)
-    }
-
-    fn from_level(n: i32) -> Severity {
-        Severity::ALL[n.clamp(0, 4) as usize]
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The severity of a level, clamped: 0 info … 4 critical ([`Severity::level`]).
+fn severity_of_level(n: i32) -> Severity {
+    Severity::ALL[n.clamp(0, 4) as usize]
 }
 
 /// The built-in rules, with the remediation each one suggests.
@@ -167,8 +114,23 @@ pub struct Policy {
     overrides: BTreeMap<String, Severity>,
     sensitive_data: Vec<String>,
     critical_tags: Vec<String>,
-    rules: Vec<RuleFile>,
+    rules: Vec<Rule>,
 }
+
+/// A checked user rule: the file's rule, with its relationships read.
+#[derive(Clone, Debug)]
+struct Rule {
+    file: RuleFile,
+    relationship: Vec<Relationship>,
+}
+
+/// The relationships a policy rule may select: those of exposures and devices.
+const JUDGED: [Relationship; 4] = [
+    Relationship::OperatedBy,
+    Relationship::HostedOn,
+    Relationship::TransitVia,
+    Relationship::MadeBy,
+];
 
 impl Default for Policy {
     fn default() -> Self {
@@ -197,7 +159,7 @@ pub struct Subject<'a> {
     pub inventory: Option<&'a Asset>,
     pub entity: &'a str,
     pub group: &'a str,
-    pub relationship: &'a str,
+    pub relationship: &'a Open<Relationship>,
     pub services: &'a [String],
     pub designations: &'a [DesignationRef],
     pub is_device: bool,
@@ -259,20 +221,30 @@ impl Policy {
                     ),
                 ));
             }
+            let mut relationship = Vec::with_capacity(rule.relationship.len());
             for rel in &rule.relationship {
-                if !matches!(
-                    rel.as_str(),
-                    "operated-by" | "hosted-on" | "transit-via" | "made-by"
-                ) {
-                    return Err(FileError::new(
-                        path,
-                        Some(line),
-                        format!("rule {:?}: relationship {rel:?}: expected operated-by, hosted-on, transit-via or made-by", rule.id),
-                    ));
+                match Relationship::parse(rel).filter(|r| JUDGED.contains(r)) {
+                    Some(r) => relationship.push(r),
+                    None => {
+                        let all: Vec<&str> = JUDGED.iter().map(|r| r.as_str()).collect();
+                        let (last, rest) = all.split_last().expect("JUDGED is not empty");
+                        return Err(FileError::new(
+                            path,
+                            Some(line),
+                            format!(
+                                "rule {:?}: relationship {rel:?}: expected {} or {last}",
+                                rule.id,
+                                rest.join(", ")
+                            ),
+                        ));
+                    }
                 }
             }
             ids.push(rule.id.clone());
-            p.rules.push(rule.clone());
+            p.rules.push(Rule {
+                file: rule.clone(),
+                relationship,
+            });
         }
         for (id, sev) in &file.severity {
             if !ids.contains(id) {
@@ -300,7 +272,7 @@ impl Policy {
     /// Whether a user rule selects by asset: then a decision depends on the asset address
     /// itself, not only on its inventory entry, company, relationship and services.
     pub fn reads_asset(&self) -> bool {
-        self.rules.iter().any(|r| !r.asset.is_empty())
+        self.rules.iter().any(|r| !r.file.asset.is_empty())
     }
 
     pub fn user_rules(&self) -> usize {
@@ -339,10 +311,12 @@ impl Policy {
             want.is_empty() || have.into_iter().any(|h| want.iter().any(|w| w == h))
         }
         let inv = s.inventory;
-        let r = self.rules.iter().find(|r| {
+        let r = self.rules.iter().find(|rule| {
+            let r = &rule.file;
             any(&r.group, std::iter::once(s.group))
                 && any(&r.entity, std::iter::once(s.entity))
-                && any(&r.relationship, std::iter::once(s.relationship))
+                && (rule.relationship.is_empty()
+                    || (s.relationship.known()).is_some_and(|x| rule.relationship.contains(&x)))
                 && any(&r.list, s.designations.iter().map(|d| d.list.as_str()))
                 && any(
                     &r.tag,
@@ -358,6 +332,7 @@ impl Policy {
                     std::iter::once(s.asset).chain(inv.map(|a| a.name.as_str())),
                 )
         })?;
+        let r = &r.file;
         Some(Decision {
             rule: r.id.clone(),
             severity: r.severity,
@@ -372,10 +347,13 @@ impl Policy {
         let designated: Vec<&str> = s
             .designations
             .iter()
-            .filter(|d| d.status == "designated")
+            .filter(|d| d.status == Status::Designated)
             .map(|d| d.list.as_str())
             .collect();
-        let reported = s.designations.iter().any(|d| d.status != "designated");
+        let reported = s
+            .designations
+            .iter()
+            .any(|d| d.status != Status::Designated);
         let mut reasons = Vec::new();
         // Designated beats reported: a legal act outranks credible reporting.
         let status_level = if !designated.is_empty() {
@@ -429,9 +407,9 @@ impl Policy {
             }
         } else {
             // operated-by > hosted-on > transit-via.
-            let rel = match s.relationship {
-                "operated-by" => 2,
-                "hosted-on" => 1,
+            let rel = match s.relationship.known() {
+                Some(Relationship::OperatedBy) => 2,
+                Some(Relationship::HostedOn) => 1,
                 _ => 0,
             };
             level = rel + status_level;
@@ -447,9 +425,9 @@ impl Policy {
             } else if !critical.is_empty() {
                 "critical-infrastructure"
             } else {
-                match s.relationship {
-                    "operated-by" => "exposure-operated-by",
-                    "hosted-on" => "exposure-hosted-on",
+                match s.relationship.known() {
+                    Some(Relationship::OperatedBy) => "exposure-operated-by",
+                    Some(Relationship::HostedOn) => "exposure-hosted-on",
                     _ => "exposure-transit-via",
                 }
             };
@@ -469,7 +447,7 @@ impl Policy {
             .to_string();
         Decision {
             rule: rule.to_string(),
-            severity: Severity::from_level(level),
+            severity: severity_of_level(level),
             remediation,
             reasons,
         }
@@ -557,7 +535,8 @@ impl Policy {
         }
         // DOJ Data Security Program: the curated companies of concern are PRC companies, so
         // they are covered persons (28 CFR 202.211) of a country of concern (202.601).
-        if !s.is_device && s.relationship != "transit-via" && !s.designations.is_empty() {
+        if !s.is_device && *s.relationship != Relationship::TransitVia && !s.designations.is_empty()
+        {
             if let Some(a) = s.inventory {
                 for cat in &a.data {
                     if let Some((kind, threshold)) = dsp_threshold(cat) {
@@ -605,7 +584,7 @@ mod tests {
         DesignationRef {
             list: list.into(),
             date: "2026-06-08".into(),
-            status: status.into(),
+            status: Open::read(status),
             source: "https://example.gov/list".into(),
             holder: "x".into(),
         }
@@ -813,7 +792,7 @@ mod tests {
                 inventory: Some(&a),
                 entity: "e",
                 group: "g",
-                relationship: rel,
+                relationship: &Open::read(rel),
                 services: &services,
                 designations: &d,
                 is_device: *device,
@@ -851,7 +830,7 @@ remediation = "Call the OT lead."
             inventory: Some(a),
             entity: group,
             group,
-            relationship: rel,
+            relationship: Box::leak(Box::new(Open::read(rel))),
             services: &[],
             designations: &[],
             is_device: false,
@@ -873,6 +852,33 @@ remediation = "Call the OT lead."
             (got.rule.as_str(), got.severity),
             ("exposure-hosted-on", Severity::Info)
         );
+    }
+
+    /// A rule's `relationship` selects by the typed relationship; one this build does not
+    /// know (from a newer scan) matches no rule and is judged as the least direct.
+    #[test]
+    fn rules_select_by_relationship() {
+        let text = "[[rule]]\nid = \"no-cloud\"\nseverity = \"critical\"\nrelationship = [\"hosted-on\", \"made-by\"]\n";
+        let p = Policy::parse(Path::new("p.toml"), text).unwrap();
+        let d = vec![des("dod-1260h", "designated")];
+        for (rel, rule, sev) in [
+            ("hosted-on", "no-cloud", Severity::Critical),
+            ("operated-by", "exposure-operated-by", Severity::High),
+            ("resold-by", "exposure-transit-via", Severity::Low),
+        ] {
+            let s = Subject {
+                asset: "10.0.0.1",
+                inventory: None,
+                entity: "e",
+                group: "g",
+                relationship: &Open::read(rel),
+                services: &[],
+                designations: &d,
+                is_device: false,
+            };
+            let got = p.decide(&s);
+            assert_eq!((got.rule.as_str(), got.severity), (rule, sev), "{rel}");
+        }
     }
 
     /// Bad policy files: (text, expected message prefix with file and line).
@@ -906,7 +912,11 @@ remediation = "Call the OT lead."
             ),
             (
                 "[[rule]]\nid = \"x\"\nseverity = \"low\"\nrelationship = [\"owns\"]\n",
-                "p.toml:1: rule \"x\": relationship \"owns\"",
+                "p.toml:1: rule \"x\": relationship \"owns\": expected operated-by, hosted-on, transit-via or made-by",
+            ),
+            (
+                "[[rule]]\nid = \"x\"\nseverity = \"low\"\nrelationship = [\"supplied-by\"]\n",
+                "p.toml:1: rule \"x\": relationship \"supplied-by\": expected operated-by",
             ),
             (
                 "[[rule]]\nid = \"x\"\ngroup = [\"a\"]\n",

@@ -1,7 +1,7 @@
 //! `cordon diff`: findings that are new, resolved or persisting between two scans, matched by
 //! their stable `id` (asset, company group and rule).
 
-use crate::model::Finding;
+use crate::model::{Finding, Open, Severity};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ pub struct Persisting {
     pub finding: Finding,
     /// The old severity when it changed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_severity: Option<String>,
+    pub previous_severity: Option<Open<Severity>>,
     /// The old waived flag when it changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_waived: Option<bool>,

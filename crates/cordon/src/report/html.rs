@@ -6,7 +6,7 @@
 
 use super::escape::{esc, link};
 use super::{human_bytes, parse_time, svg, ScanData};
-use crate::model::{DesignationRef, Evidence, Finding};
+use crate::model::{DesignationRef, Evidence, Finding, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -58,16 +58,6 @@ const JS: &str = r#"
 })();
 "#;
 
-fn sev_rank(s: &str) -> u8 {
-    match s {
-        "critical" => 4,
-        "high" => 3,
-        "medium" => 2,
-        "low" => 1,
-        _ => 0,
-    }
-}
-
 fn evidence_item(e: &Evidence) -> String {
     let mut s = format!(
         "<li><b>{}</b>: <code>{}</code>",
@@ -87,7 +77,7 @@ fn evidence_item(e: &Evidence) -> String {
 fn designation_item(d: &DesignationRef) -> String {
     format!(
         "<li>{} <b>{}</b> since {} (holder <code>{}</code>) — {}</li>",
-        esc(&d.status),
+        esc(d.status.as_str()),
         esc(&d.list),
         esc(&d.date),
         esc(&d.holder),
@@ -96,7 +86,7 @@ fn designation_item(d: &DesignationRef) -> String {
 }
 
 fn finding_row(f: &Finding) -> String {
-    let rank = sev_rank(&f.severity);
+    let rank = f.rank().level();
     let mut lists: Vec<&str> = f.designations.iter().map(|d| d.list.as_str()).collect();
     lists.sort();
     lists.dedup();
@@ -136,12 +126,12 @@ fn finding_row(f: &Finding) -> String {
     format!(
         r#"<tr class="{cls}" data-sev="{rank}"><td data-k="{rank}"><span class="sev sev-{sev}">{sev}</span></td><td><code>{asset}</code></td><td class="asset-name">{name}</td><td class="company">{entity}<br><span class="meta">{group}</span></td><td>{rel}</td><td>{rule}</td><td>{lists}</td><td>{regs}</td><td data-k="{bytes}">{hb}</td><td>{waived}</td><td><code>{id}</code>{chain}</td></tr>"#,
         cls = if f.waived { "waived" } else { "" },
-        sev = esc(&f.severity),
+        sev = esc(f.severity.as_str()),
         asset = esc(&f.asset),
         name = esc(f.asset_name.as_deref().unwrap_or("")),
         entity = esc(&f.entity),
         group = esc(&f.group),
-        rel = esc(&f.relationship),
+        rel = esc(f.relationship.as_str()),
         rule = esc(&f.rule),
         lists = esc(&lists.join(", ")),
         regs = esc(&regs.join(", ")),
@@ -301,7 +291,7 @@ pub fn render(d: &ScanData, source_name: &str) -> String {
     let critical: Vec<&Finding> = d
         .findings
         .iter()
-        .filter(|f| !f.waived && sev_rank(&f.severity) >= 3)
+        .filter(|f| !f.waived && f.rank() >= Severity::High)
         .take(8)
         .collect();
     if !critical.is_empty() {
@@ -310,12 +300,12 @@ pub fn render(d: &ScanData, source_name: &str) -> String {
             let _ = write!(
                 h,
                 "<li><span class=\"sev sev-{}\">{}</span> <b>{}</b> <code>{}</code> → {} ({}, {}): {}</li>",
-                esc(&f.severity),
-                esc(&f.severity),
+                esc(f.severity.as_str()),
+                esc(f.severity.as_str()),
                 esc(f.asset_name.as_deref().unwrap_or("")),
                 esc(&f.asset),
                 esc(&f.entity),
-                esc(&f.relationship),
+                esc(f.relationship.as_str()),
                 esc(&f.rule),
                 esc(&f.remediation)
             );

@@ -16,7 +16,8 @@ pub mod text;
 use crate::assets::Inventory;
 use crate::findings::evaluate;
 use crate::model::{Device, Exposure, Finding, Record, Summary};
-use crate::policy::{Policy, Severity};
+use crate::model::Severity;
+use crate::policy::Policy;
 use crate::waivers::Waivers;
 
 /// What a JSONL stream holds, and what was wrong with it.
@@ -122,7 +123,7 @@ impl ScanData {
             .iter()
             .rev()
             .map(|&s| {
-                let of = self.findings.iter().filter(|f| f.severity == s.as_str());
+                let of = self.findings.iter().filter(|f| f.severity == s);
                 let all: Vec<&Finding> = of.collect();
                 (
                     s,

@@ -6,14 +6,14 @@ use crate::attribute;
 use crate::date::{now_rfc3339, rfc3339_micros};
 use crate::findings::Evaluation;
 use crate::findings::FindingConfig;
+use crate::model::Severity;
 use crate::model::{
     AnomalyRecord, DatasetRef, DesignationRef, Device, Evidence, Exposure, Finding, InputSummary,
     RecordRef, Summary, WIRE_VERSION,
 };
 use crate::model::{ExpiredWaiver, IndicatorMatch};
 use crate::output::{paint, Safe, Style};
-use crate::policy::Severity;
-use cordon_index::{EntityId, Intel};
+use cordon_index::{EntityId, Intel, Relationship};
 use foldhash::HashMap;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -51,7 +51,7 @@ pub fn designations(intel: &Intel, id: EntityId) -> Vec<DesignationRef> {
             DesignationRef {
                 list: x.list.to_string(),
                 date: date.to_string(),
-                status: x.status.as_str().into(),
+                status: x.status.into(),
                 source: x.source.to_string(),
                 holder: intel.entity(d.holder).id.to_string(),
             }
@@ -250,7 +250,7 @@ const PARALLEL_BATCHES: usize = 4;
 #[derive(Default)]
 pub struct FindingTotals {
     /// Per severity: (unwaived, waived).
-    pub by_severity: BTreeMap<String, (u64, u64)>,
+    pub by_severity: BTreeMap<Severity, (u64, u64)>,
     /// The most severe unwaived findings, for the terminal.
     pub top: Vec<Finding>,
     pub fails: bool,
@@ -295,7 +295,7 @@ impl<'a> Report<'a> {
                 ip: d.ip.map(|i| i.to_string()),
                 entity: m.map(|m| intel.entity(m.entity).id.to_string()),
                 group: m.map(|m| intel.entity(intel.group(m.entity)).id.to_string()),
-                relationship: m.map(|_| "made-by".to_string()),
+                relationship: m.map(|_| Relationship::MadeBy.into()),
                 maker: f.maker.clone(),
                 host_name: d.host_name.clone(),
                 vendor_class: d.vendor_class.clone(),
@@ -374,7 +374,7 @@ impl<'a> Report<'a> {
             asset: asset.to_string(),
             entity: intel.entity(*entity).id.to_string(),
             group: intel.entity(intel.group(*entity)).id.to_string(),
-            relationship: rel.as_str().into(),
+            relationship: (*rel).into(),
             confidence: round2(e.confidence),
             flows: e.flows,
             bytes_out: e.bytes_out,
@@ -431,7 +431,7 @@ impl<'a> Report<'a> {
                     inventory: inv,
                     entity,
                     group,
-                    relationship: k.2.as_str(),
+                    relationship: &k.2.into(),
                     services: &services,
                     designations: self.designations.get(&k.1).map_or(&[], Vec::as_slice),
                     is_device: false,
@@ -491,8 +491,7 @@ impl<'a> Report<'a> {
             totals.fails |= cfg.fails(&ev);
             merge_expired(&mut expired, std::mem::take(&mut ev.expired_waivers));
             for f in ev.findings {
-                let sev = Severity::parse(&f.severity).unwrap_or(Severity::Info);
-                let c = counts.entry(sev).or_default();
+                let c = counts.entry(f.rank()).or_default();
                 if f.waived {
                     c.1 += 1;
                 } else {
@@ -503,14 +502,10 @@ impl<'a> Report<'a> {
         }
         // Most severe first; between equals, exposures by traffic, then devices, then
         // indicator matches (a stable sort keeps that order).
-        let rank = |f: &Finding| Severity::parse(&f.severity).unwrap_or(Severity::Info);
-        shown.sort_by_key(|f| std::cmp::Reverse(rank(f)));
+        shown.sort_by_key(|f| std::cmp::Reverse(f.rank()));
         shown.truncate(10);
         let findings: u64 = counts.values().map(|c| c.0 + c.1).sum();
-        totals.by_severity = counts
-            .into_iter()
-            .map(|(s, c)| (s.as_str().to_string(), c))
-            .collect();
+        totals.by_severity = counts;
         totals.top = shown;
         self.summary.indicator_matches = self.indicator_matches.len() as u64;
         self.summary.findings = findings;
@@ -537,7 +532,7 @@ impl<'a> Report<'a> {
             merge_expired(&mut expired, std::mem::take(&mut ev.expired_waivers));
             totals.fails |= cfg.fails(ev);
             for fd in &ev.findings {
-                let c = totals.by_severity.entry(fd.severity.clone()).or_default();
+                let c = totals.by_severity.entry(fd.rank()).or_default();
                 if fd.waived {
                     c.1 += 1;
                 } else {
@@ -784,11 +779,11 @@ impl<'a> Report<'a> {
             }
         }
         if !totals.by_severity.is_empty() {
-            let order = ["critical", "high", "medium", "low", "info"];
-            let parts: Vec<String> = order
+            let parts: Vec<String> = Severity::ALL
                 .iter()
+                .rev()
                 .filter_map(|sev| {
-                    totals.by_severity.get(*sev).map(|(n, w)| {
+                    totals.by_severity.get(sev).map(|(n, w)| {
                         if *w > 0 {
                             format!("{n} {sev} (+{w} waived)")
                         } else {
@@ -807,10 +802,10 @@ impl<'a> Report<'a> {
                 writeln!(
                     out,
                     "  {:<8} {:<18} {} {} {}  [{}]",
-                    paint(Style::Alert, &f.severity),
+                    paint(Style::Alert, f.severity.as_str()),
                     Safe(f.asset_name.as_deref().unwrap_or(&f.asset)),
                     Safe(&f.entity),
-                    Safe(&f.relationship),
+                    Safe(f.relationship.as_str()),
                     Safe(&f.rule),
                     Safe(&f.id)
                 )?;
@@ -1038,7 +1033,7 @@ mod tests {
                 );
                 seen_waived |= got.by_severity.values().any(|c| c.1 > 0);
                 // The shown findings are real, unwaived, and the most severe.
-                let rank = |f: &Finding| Severity::parse(&f.severity).unwrap();
+                let rank = |f: &Finding| f.severity.known().unwrap();
                 let mut ranks: Vec<Severity> = all.iter().filter(|f| !f.waived).map(rank).collect();
                 ranks.sort_by(|a, b| b.cmp(a));
                 ranks.truncate(10);
