@@ -9,7 +9,6 @@
 //! runs and platforms.
 
 use crate::assets::Inventory;
-use crate::error::FileError;
 use crate::model::{
     Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch, Open, Relationship,
     Severity, INDICATOR_MATCH,
@@ -17,6 +16,10 @@ use crate::model::{
 use crate::policy::{Policy, Subject};
 use crate::waivers::Waivers;
 use std::path::PathBuf;
+
+/// The loaders' error, re-exported for `fuzz/fuzz_targets/configs.rs`, which names it here;
+/// it lives in [`crate::error`] (new code imports it from there).
+pub use crate::error::FileError;
 
 /// The result of evaluating one scan.
 #[derive(Clone, Debug, Default, PartialEq)]
