@@ -5,7 +5,7 @@
 //! `file:line` and a reviewer opens that line).
 #![no_main]
 
-use cordon::findings::FileError;
+use cordon::error::FileError;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
