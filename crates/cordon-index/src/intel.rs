@@ -30,12 +30,29 @@ pub enum Relationship {
 }
 
 impl Relationship {
+    /// Every relationship: the one vocabulary. The subsets below are the places that admit
+    /// fewer, named here so that no list of spellings is written anywhere else.
     pub const ALL: [Relationship; 5] = [
         Relationship::OperatedBy,
         Relationship::HostedOn,
         Relationship::TransitVia,
         Relationship::MadeBy,
         Relationship::SuppliedBy,
+    ];
+    /// What a footprint row (an AS or a domain rule) says about an endpoint, and so what an
+    /// exposure can be: `made-by` comes from MAC blocks only.
+    pub const FOOTPRINT: [Relationship; 3] = [
+        Relationship::OperatedBy,
+        Relationship::HostedOn,
+        Relationship::TransitVia,
+    ];
+    /// What the policy judges and a policy rule may select: exposures and devices. Nothing
+    /// produces `supplied-by` yet.
+    pub const JUDGED: [Relationship; 4] = [
+        Relationship::OperatedBy,
+        Relationship::HostedOn,
+        Relationship::TransitVia,
+        Relationship::MadeBy,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -745,6 +762,27 @@ mod tests {
             source: "https://example.gov".into(),
             note: "".into(),
         }
+    }
+
+    /// One spelling per relationship, and the subsets nest: footprint ⊂ judged ⊂ all.
+    #[test]
+    fn relationship_vocabulary_is_one() {
+        for r in Relationship::ALL {
+            assert_eq!(Relationship::parse(r.as_str()), Some(r));
+            assert_eq!(r.to_string(), r.as_str());
+        }
+        let mut spellings: Vec<&str> = Relationship::ALL.iter().map(|r| r.as_str()).collect();
+        spellings.sort();
+        spellings.dedup();
+        assert_eq!(spellings.len(), Relationship::ALL.len());
+        assert!(Relationship::FOOTPRINT
+            .iter()
+            .all(|r| Relationship::JUDGED.contains(r)));
+        assert!(Relationship::JUDGED
+            .iter()
+            .all(|r| Relationship::ALL.contains(r)));
+        assert!(!Relationship::FOOTPRINT.contains(&Relationship::MadeBy));
+        assert_eq!(Relationship::parse("hosted"), None);
     }
 
     #[test]

@@ -124,14 +124,6 @@ struct Rule {
     relationship: Vec<Relationship>,
 }
 
-/// The relationships a policy rule may select: those of exposures and devices.
-const JUDGED: [Relationship; 4] = [
-    Relationship::OperatedBy,
-    Relationship::HostedOn,
-    Relationship::TransitVia,
-    Relationship::MadeBy,
-];
-
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -223,10 +215,11 @@ impl Policy {
             }
             let mut relationship = Vec::with_capacity(rule.relationship.len());
             for rel in &rule.relationship {
-                match Relationship::parse(rel).filter(|r| JUDGED.contains(r)) {
+                match Relationship::parse(rel).filter(|r| Relationship::JUDGED.contains(r)) {
                     Some(r) => relationship.push(r),
                     None => {
-                        let all: Vec<&str> = JUDGED.iter().map(|r| r.as_str()).collect();
+                        let all: Vec<&str> =
+                            Relationship::JUDGED.iter().map(|r| r.as_str()).collect();
                         let (last, rest) = all.split_last().expect("JUDGED is not empty");
                         return Err(FileError::new(
                             path,
