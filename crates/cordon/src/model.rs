@@ -327,6 +327,9 @@ pub struct Summary {
     /// Waivers from `--waivers` whose `expires` date has passed: they waive nothing.
     #[serde(default)]
     pub expired_waivers: Vec<ExpiredWaiver>,
+    /// What each stage counted (`metrics::Counters`; added in cordon 0.1, absent before).
+    #[serde(default)]
+    pub counters: crate::metrics::Counters,
 }
 
 /// A waiver whose expiry date has passed, listed in the summary so it gets renewed or removed.

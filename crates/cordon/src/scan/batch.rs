@@ -18,6 +18,7 @@ use super::names::{self, NameIndex};
 use super::source::{self, Input, Probe};
 use super::worker::{device_from, Worker, FLOW_BATCH, MAX_ANOMALY_RECORDS};
 use crate::indicators::Matcher;
+use crate::metrics::Counters;
 use crate::model::{AnomalyRecord, InputSummary};
 use crate::snapshot::Snapshot;
 use anyhow::Context;
@@ -44,6 +45,8 @@ pub struct Batch {
     pub names_invalid: u64,
     /// DNS answers of no concern past the budget.
     pub names_dropped: u64,
+    /// What the workers counted (flows attributed, counted only, read twice; names).
+    pub counters: Counters,
 }
 
 /// Runs both phases over the probed inputs, with `progress` advanced by input size.
@@ -104,6 +107,7 @@ pub fn run(
     let mut anomalies: Vec<AnomalyRecord> = Vec::new();
     let mut matcher = new_matcher();
     let mut second_pass: Vec<Probe> = Vec::new();
+    let mut counters = Counters::default();
     {
         let mut attr = Attributor::new(intel, &names);
         let is_internal = |ip: IpAddr| internal.contains(ip);
@@ -111,6 +115,7 @@ pub fn run(
             for f in &c.flows {
                 agg.flow(f, &mut attr, internal);
             }
+            counters.flows_attributed += c.flows.len() as u64;
             if let Some(m) = matcher.as_mut() {
                 for f in c.flows {
                     m.observe(&Observation::Flow(f), &is_internal);
@@ -134,17 +139,24 @@ pub fn run(
     // Line-based logs with too many flows to hold: their flows alone, streamed again now
     // that the names are known (their records, anomalies, names and devices came from the
     // first pass).
-    let again: Vec<(Aggregator, Option<Matcher>)> = second_pass
+    let again: Vec<(Aggregator, Option<Matcher>, Counters)> = second_pass
         .into_par_iter()
         .map(|probe| flows_again(&probe, intel, &names, internal, &new_matcher))
         .collect();
-    for (part, m) in again {
+    for (part, m, c) in again {
         agg.merge(part);
+        counters.merge(&c);
         if let (Some(all), Some(m)) = (matcher.as_mut(), m) {
             all.merge(m);
         }
     }
-    let streamed: Vec<(InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>)> = phase2
+    let streamed: Vec<(
+        InputSummary,
+        Aggregator,
+        Vec<Anomaly>,
+        Option<Matcher>,
+        Counters,
+    )> = phase2
         .into_par_iter()
         .map(|probe| {
             stream(
@@ -158,8 +170,9 @@ pub fn run(
             )
         })
         .collect();
-    for (summary, part, anoms, m) in streamed {
+    for (summary, part, anoms, m, c) in streamed {
         agg.merge(part);
+        counters.merge(&c);
         if let (Some(all), Some(m)) = (matcher.as_mut(), m) {
             all.merge(m);
         }
@@ -173,6 +186,11 @@ pub fn run(
         matcher,
         names_invalid: names.invalid,
         names_dropped: names.dropped,
+        counters: Counters {
+            names_invalid: names.invalid,
+            dns_answers_dropped: names.dropped,
+            ..counters
+        },
     }
 }
 
@@ -438,7 +456,7 @@ fn flows_again(
     names: &NameIndex,
     internal: &Internal,
     new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
-) -> (Aggregator, Option<Matcher>) {
+) -> (Aggregator, Option<Matcher>, Counters) {
     let mut st = Worker {
         attr: Attributor::new(intel, names),
         agg: Aggregator::default(),
@@ -447,6 +465,7 @@ fn flows_again(
         matcher: new_matcher(),
         batch: Vec::with_capacity(FLOW_BATCH),
         flows_only: true,
+        counters: Counters::default(),
     };
     if let Ok(input) = Input::open(&probe.path, false) {
         let format = input.format;
@@ -469,7 +488,7 @@ fn flows_again(
         );
     }
     st.flush();
-    (st.agg, st.matcher)
+    (st.agg, st.matcher, st.counters)
 }
 
 /// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
@@ -482,7 +501,13 @@ fn stream(
     internal: &Internal,
     new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
     progress: &indicatif::ProgressBar,
-) -> (InputSummary, Aggregator, Vec<Anomaly>, Option<Matcher>) {
+) -> (
+    InputSummary,
+    Aggregator,
+    Vec<Anomaly>,
+    Option<Matcher>,
+    Counters,
+) {
     let new = || Worker {
         attr: Attributor::new(intel, names),
         agg: Aggregator::default(),
@@ -491,6 +516,7 @@ fn stream(
         matcher: new_matcher(),
         batch: Vec::with_capacity(FLOW_BATCH),
         flows_only: false,
+        counters: Counters::default(),
     };
     let path = probe.path.display().to_string();
     let input = match Input::open(&probe.path, allow_map) {
@@ -498,7 +524,13 @@ fn stream(
         Err(e) => {
             progress.inc(probe.disk_size);
             let s = failed(&probe.path, probe.format.as_str(), &format!("{e:#}"));
-            return (s, Aggregator::default(), Vec::new(), None);
+            return (
+                s,
+                Aggregator::default(),
+                Vec::new(),
+                None,
+                Counters::default(),
+            );
         }
     };
     let format = input.format;
@@ -515,7 +547,7 @@ fn stream(
         let (s, mut st) = decode_whole(input, new());
         st.flush();
         progress.inc(size);
-        return (s, st.agg, st.anomalies, st.matcher);
+        return (s, st.agg, st.anomalies, st.matcher, st.counters);
     };
     // Zeek TSV conn: chunks cut on newlines, decoded in parallel, merged.
     let workers = rayon::current_num_threads().max(1);
@@ -608,8 +640,10 @@ fn stream(
     let mut anomalies = Vec::new();
     let mut stats = DecodeStats::default();
     let mut matcher: Option<Matcher> = None;
+    let mut counters = Counters::default();
     for (st, s) in results.into_inner().unwrap_or_default() {
         agg.merge(st.agg);
+        counters.merge(&st.counters);
         match (matcher.as_mut(), st.matcher) {
             (Some(all), Some(m)) => all.merge(m),
             (None, m) => matcher = m,
@@ -627,5 +661,5 @@ fn stream(
     }
     anomalies.sort_by_key(|a| a.offset);
     anomalies.truncate(MAX_ANOMALY_RECORDS);
-    (summary, agg, anomalies, matcher)
+    (summary, agg, anomalies, matcher, counters)
 }

@@ -118,6 +118,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         mut summaries,
         anomalies,
         matcher,
+        mut counters,
         ..
     } = scan;
     summaries.extend(failures);
@@ -126,6 +127,22 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     // 5. Sink.
     let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
     report.summary.indicators = snap.indicator_report.clone();
+    // The stage counters, with the totals the summary already holds.
+    let sum = &report.summary;
+    counters.inputs = sum.inputs.len() as u64;
+    counters.inputs_unknown = unknown as u64;
+    counters.inputs_damaged = sum
+        .inputs
+        .iter()
+        .filter(|i| i.error.is_some())
+        .count()
+        .saturating_sub(unknown) as u64;
+    counters.records = sum.records;
+    counters.anomalies = sum.anomalies;
+    counters.flows = sum.flows;
+    counters.exposures = sum.exposures;
+    counters.devices = sum.devices;
+    report.summary.counters = counters;
     report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
     stage("report built");
     // An input counts as read when it gave records, even if its tail was damaged.

@@ -11,6 +11,7 @@ use super::aggregate::{Aggregator, Internal};
 use super::attrib::Attributor;
 
 use crate::indicators::Matcher;
+use crate::metrics::Counters;
 use cordon_wire::{Anomaly, Flow, Observation, Sink};
 use std::net::IpAddr;
 
@@ -31,6 +32,7 @@ pub struct Worker<'a> {
     pub batch: Vec<Flow>,
     /// A second pass: everything but flows was taken in the first.
     pub flows_only: bool,
+    pub counters: Counters,
 }
 
 impl Worker<'_> {
@@ -42,6 +44,11 @@ impl Worker<'_> {
             m.warm(ips());
         }
         let internal = self.internal;
+        let n = self.batch.len() as u64;
+        self.counters.flows_attributed += n;
+        if self.flows_only {
+            self.counters.flows_second_pass += n;
+        }
         for f in self.batch.drain(..) {
             self.agg.flow(&f, &mut self.attr, internal);
             if let Some(m) = self.matcher.as_mut() {
@@ -69,6 +76,10 @@ impl Sink for Worker<'_> {
                 // addresses just before, so the filter's words are in cache.)
                 if f.src_mac.is_none() && f.dst_mac.is_none() && !self.wants_detail(f.src, f.dst) {
                     self.agg.count(&f);
+                    self.counters.flows_counted_only += 1;
+                    if self.flows_only {
+                        self.counters.flows_second_pass += 1;
+                    }
                     return;
                 }
                 self.batch.push(f);
@@ -137,6 +148,7 @@ mod tests {
             matcher: None,
             batch: Vec::with_capacity(FLOW_BATCH),
             flows_only: false,
+            counters: Counters::default(),
         };
         let mut direct = Aggregator::default();
         let mut attr = Attributor::new(&intel, &names);
