@@ -654,8 +654,9 @@ impl<'a> Rec<'a> {
         }
         match (self.packet_interval, self.packet_space) {
             (Some(i), space) if i > 0 => {
-                let r = (i + space.unwrap_or(0)) / i;
-                Some(r.clamp(1, u32::MAX as u64) as u32)
+                // In u128: interval and space are exporter-given 64-bit values.
+                let r = (u128::from(i) + u128::from(space.unwrap_or(0))) / u128::from(i);
+                Some(r.clamp(1, u128::from(u32::MAX)) as u32)
             }
             _ => None,
         }
@@ -1602,6 +1603,24 @@ mod tests {
             2,
             "evicted by another exporter's flood"
         );
+    }
+
+    /// Found by the netflow fuzz target: samplingPacketInterval and samplingPacketSpace near
+    /// 2^64 overflowed their sum (a panic where overflow checks are on).
+    #[test]
+    fn huge_packet_interval_and_space_do_not_overflow() {
+        let rec = Rec {
+            packet_interval: Some(u64::MAX),
+            packet_space: Some(u64::MAX),
+            ..Rec::default()
+        };
+        assert_eq!(rec.declared_rate(), Some(2)); // one in two packets sampled
+        let rec = Rec {
+            packet_interval: Some(1),
+            packet_space: Some(u64::MAX),
+            ..Rec::default()
+        };
+        assert_eq!(rec.declared_rate(), Some(u32::MAX));
     }
 
     #[test]
