@@ -222,6 +222,19 @@ fn fifos_as_configuration_are_refused_at_once() {
             stderr(&out)
         );
     }
+    // A FIFO given as an indicator file: refused in the indicator report, the scan goes on.
+    let out = cordon(&[
+        "scan",
+        conn.to_str().unwrap(),
+        "--indicators",
+        fifo.to_str().unwrap(),
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let recs = jsonl(&out);
+    let ind = &of_type(&recs, "summary")[0]["indicators"]["files"][0];
+    assert_eq!(ind["error"], "not a regular file (a fifo)", "{ind}");
     // A FIFO among the inputs is skipped with a message; the rest is scanned.
     let inputs = tmp("fifo-input");
     Command::new("mkfifo")

@@ -114,8 +114,9 @@ impl Loader {
     fn load_path_at(&mut self, path: &Path, depth: usize) {
         let meta = std::fs::metadata(path);
         if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
-            // Named explicitly (depth 0): read whatever it is, so that process substitution
-            // (`--indicators <(...)`, a pipe) works; the size cap still applies.
+            // Named explicitly or found in a folder: only a regular file is read. A FIFO
+            // (or `--indicators <(...)`) would block until a writer came, and a device
+            // might never end; write the feed to a file first.
             return self.load_file(path);
         }
         let shown = path.display().to_string();
@@ -214,16 +215,11 @@ impl Loader {
         self.report.push(r);
     }
 
-    /// Loads one file, detecting its format by content. Files larger than
-    /// [`MAX_FILE_MIB`] are refused; a path named here is read even if it is not a regular
-    /// file (a pipe), with the same cap.
+    /// Loads one file, detecting its format by content. Only regular files are read (a
+    /// FIFO or a device is refused with an error in the report, before it is opened), and
+    /// files larger than [`MAX_FILE_MIB`] are refused.
     pub fn load_file(&mut self, path: &Path) {
-        if let Ok(m) = std::fs::metadata(path) {
-            if m.is_file() && self.seen_before(&m) {
-                return;
-            }
-        }
-        self.load_checked(path, false);
+        self.load_entry(path);
     }
 
     fn load_checked(&mut self, path: &Path, regular_only: bool) {
