@@ -4,14 +4,12 @@
 //! **A malformed row refuses the whole snapshot, naming file and line**; nothing is
 //! half-loaded. The files' formats are specified in `docs/intel-format.md`.
 
+use super::schema::{self, Text};
 use super::store;
-use anyhow::{bail, Context, Result};
-use cordon_index::{
-    AsRange, AsnRule, Attribution, Confidence, Dataset, Designation, DomainRule, EntityRow, Intel,
-    IntelBuilder, MacBlock, Relationship, Status,
-};
+use crate::error::FileError;
+use anyhow::Result;
+use cordon_index::{Intel, IntelBuilder, MacBlock};
 use std::borrow::Cow;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// The bundled files, by their path relative to the repository root.
@@ -64,22 +62,20 @@ pub enum Source {
 }
 
 impl Source {
-    fn read(&self, name: &str) -> Result<(String, Cow<'static, str>)> {
+    /// A file by its path inside the intel folder (`companies.csv`, `derived/oui.csv`).
+    fn read(&self, name: &str) -> Result<Text, FileError> {
         match self {
             Source::Bundled => {
-                let text = BUNDLED
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, t)| *t)
-                    .with_context(|| format!("{name}: not bundled"))?;
-                Ok((name.to_string(), Cow::Borrowed(text)))
+                let path = format!("intel/{name}");
+                match BUNDLED.iter().find(|(n, _)| *n == path) {
+                    Some((_, text)) => Ok(Text {
+                        path: path.into(),
+                        text: Cow::Borrowed(text),
+                    }),
+                    None => Err(FileError::new(Path::new(&path), None, "not bundled".into())),
+                }
             }
-            Source::Dir(dir) => {
-                let path = dir.join(name);
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("{}: cannot read", path.display()))?;
-                Ok((path.display().to_string(), Cow::Owned(text)))
-            }
+            Source::Dir(dir) => Text::read(dir.join("intel").join(name)),
         }
     }
 }
@@ -97,7 +93,7 @@ pub struct Loaded {
 /// `data_dir` when present and valid (otherwise the bundled subset, with the reason kept).
 pub fn load(source: &Source, data_dir: Option<&Path>) -> Result<Loaded> {
     let mut b = IntelBuilder::new();
-    read_text(source, &mut b)?;
+    read_text(source, &mut b).map_err(anyhow::Error::new)?;
     let (mut import, mut import_error) = (None, None);
     if let Some(dir) = data_dir {
         match store::read(dir) {
@@ -121,371 +117,41 @@ pub fn load(source: &Source, data_dir: Option<&Path>) -> Result<Loaded> {
     })
 }
 
-/// Where a row is: formatted as `file:line` only when needed (an error, a row that keeps its
-/// origin for the builder's checks).
-#[derive(Copy, Clone)]
-struct At<'a> {
-    path: &'a str,
-    line: u64,
-}
-
-impl std::fmt::Display for At<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.path, self.line)
-    }
-}
-
-/// One CSV file: checks the header and hands each row to `f` with its place.
-fn rows(
-    source: &Source,
-    name: &str,
-    header: &[&str],
-    f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
-) -> Result<()> {
-    let (path, text) = source.read(name)?;
-    rows_in(&path, &text, header, f)
-}
-
-/// [`rows`] of a file already read.
-fn rows_in(
-    path: &str,
-    text: &str,
-    header: &[&str],
-    mut f: impl FnMut(At<'_>, &csv::StringRecord) -> Result<()>,
-) -> Result<()> {
-    let mut r = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_reader(text.as_bytes());
-    let got = r
-        .headers()
-        .with_context(|| format!("{path}:1: unreadable header"))?
-        .clone();
-    if got.iter().collect::<Vec<_>>() != header {
-        bail!(
-            "{path}:1: expected header {:?}, found {:?}",
-            header.join(","),
-            got.iter().collect::<Vec<_>>().join(",")
-        );
-    }
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match r.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                bail!("{path}:{line}: {e}");
-            }
-        }
-        let at = At {
-            path,
-            line: rec.position().map_or(0, |p| p.line()),
-        };
-        f(at, &rec).with_context(|| at.to_string())?;
-    }
-    Ok(())
-}
-
-fn field(rec: &csv::StringRecord, i: usize) -> &str {
-    rec.get(i).unwrap_or("").trim()
-}
-
-fn required<'r>(rec: &'r csv::StringRecord, i: usize, what: &str) -> Result<&'r str> {
-    match field(rec, i) {
-        "" => bail!("{what} is empty"),
-        v => Ok(v),
-    }
-}
-
-fn relationship(s: &str) -> Result<Relationship> {
-    Relationship::parse(s).with_context(|| {
-        let all: Vec<_> = Relationship::ALL.iter().map(|r| r.as_str()).collect();
-        format!("relationship {s:?} is not one of {}", all.join(", "))
-    })
-}
-
-fn confidence(s: &str) -> Result<Confidence> {
-    Confidence::parse(s)
-        .with_context(|| format!("confidence {s:?} is not one of high, medium, low"))
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(';')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<()> {
-    rows(
-        source,
-        "intel/companies.csv",
-        &[
-            "id",
-            "name",
-            "aliases",
-            "country",
-            "parent",
-            "link",
-            "ownership",
-            "source",
-        ],
-        |at, r| {
-            let ownership = match field(r, 6) {
-                "" => None,
-                v => Some(
-                    v.trim_end_matches('%')
-                        .parse::<f32>()
-                        .ok()
-                        .filter(|p| (0.0..=100.0).contains(p))
-                        .with_context(|| format!("ownership {v:?} is not a percentage"))?,
-                ),
-            };
-            b.entity(
-                &at.to_string(),
-                EntityRow {
-                    id: required(r, 0, "id")?.into(),
-                    name: required(r, 1, "name")?.into(),
-                    aliases: split_list(field(r, 2)),
-                    country: field(r, 3).into(),
-                    parent: field(r, 4).into(),
-                    link: field(r, 5).into(),
-                    ownership,
-                    source: required(r, 7, "source")?.into(),
-                },
-            );
-            Ok(())
-        },
-    )?;
-    rows(
-        source,
-        "intel/designations.csv",
-        &[
-            "entity",
-            "list",
-            "edition",
-            "date_added",
-            "status",
-            "source",
-            "note",
-        ],
-        |at, r| {
-            let list = required(r, 1, "list")?;
-            if !cordon_index::is_list_id(list) {
-                bail!("list {list:?} is not a known list id");
-            }
-            let status = Status::parse(field(r, 4)).with_context(|| {
-                format!("status {:?} is not designated or reported", field(r, 4))
-            })?;
-            b.designation(
-                &at.to_string(),
-                required(r, 0, "entity")?,
-                Designation {
-                    entity: 0,
-                    list: list.into(),
-                    edition: check_date(field(r, 2))?.into(),
-                    date_added: check_date(field(r, 3))?.into(),
-                    status,
-                    source: required(r, 5, "source")?.into(),
-                    note: field(r, 6).into(),
-                },
-            );
-            Ok(())
-        },
-    )?;
-    rows(
-        source,
-        "intel/asn.csv",
-        &[
-            "asn",
-            "as_org",
-            "entity",
-            "relationship",
-            "confidence",
-            "source",
-            "note",
-        ],
-        |at, r| {
-            let asn = parse_asn(required(r, 0, "asn")?)?;
-            b.asn_rule(
-                &at.to_string(),
-                required(r, 2, "entity")?,
-                AsnRule {
-                    asn,
-                    as_org: field(r, 1).into(),
-                    attribution: Attribution {
-                        entity: 0,
-                        relationship: relationship(field(r, 3))?,
-                        confidence: confidence(field(r, 4))?,
-                        source: required(r, 5, "source")?.into(),
-                    },
-                    note: field(r, 6).into(),
-                },
-            );
-            Ok(())
-        },
-    )?;
-    rows(
-        source,
-        "intel/domains.csv",
-        &[
-            "suffix",
-            "entity",
-            "relationship",
-            "service",
-            "confidence",
-            "source",
-        ],
-        |at, r| {
-            b.domain_rule(
-                &at.to_string(),
-                required(r, 1, "entity")?,
-                DomainRule {
-                    suffix: required(r, 0, "suffix")?.into(),
-                    service: required(r, 3, "service")?.into(),
-                    attribution: Attribution {
-                        entity: 0,
-                        relationship: relationship(field(r, 2))?,
-                        confidence: confidence(field(r, 4))?,
-                        source: required(r, 5, "source")?.into(),
-                    },
-                },
-            );
-            Ok(())
-        },
-    )?;
-    rows(
-        source,
-        "intel/datasets.csv",
-        &["id", "name", "version", "date", "url", "licence", "credit"],
-        |_, r| {
-            b.dataset(Dataset {
-                id: required(r, 0, "id")?.into(),
-                name: field(r, 1).into(),
-                version: field(r, 2).into(),
-                date: check_date(field(r, 3))?.into(),
-                url: field(r, 4).into(),
-                licence: field(r, 5).into(),
-                credit: field(r, 6).into(),
-            });
-            Ok(())
-        },
-    )?;
+/// The text files, through the one reader of them ([`schema`]), into the builder.
+fn read_text(source: &Source, b: &mut IntelBuilder) -> Result<(), FileError> {
+    schema::Curated::read(|name| source.read(name))?.add_to(b);
     // Makers first, then the blocks of concern, which replace them for the same block.
     // Tens of thousands of rows: room for them first, not a copy at each doubling.
-    let (path, text) = source.read("intel/derived/ieee-makers.csv")?;
-    b.reserve_mac_blocks(memchr::memchr_iter(b'\n', text.as_bytes()).count());
-    rows_in(
-        &path,
-        &text,
-        &["prefix", "registry", "organization"],
-        |_, r| {
-            let (prefix, bits) = mac_prefix(field(r, 0))?;
-            b.mac_block(
-                "",
-                "",
-                MacBlock {
-                    prefix,
-                    bits,
-                    registry: field(r, 1).into(),
-                    organization: field(r, 2).into(),
-                    entity: None,
-                    source: "ieee-registry".into(),
-                },
-            );
-            Ok(())
-        },
-    )?;
-    rows(
-        source,
-        "intel/derived/oui.csv",
-        &["prefix", "registry", "organization", "entity", "source"],
-        |at, r| {
-            let (prefix, bits) = mac_prefix(field(r, 0))?;
-            b.mac_block(
-                &at.to_string(),
-                required(r, 3, "entity")?,
-                MacBlock {
-                    prefix,
-                    bits,
-                    registry: field(r, 1).into(),
-                    organization: field(r, 2).into(),
-                    entity: None,
-                    source: required(r, 4, "source")?.into(),
-                },
-            );
-            Ok(())
-        },
-    )?;
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    for (file, want_v6) in [
-        ("intel/derived/prefixes-v4.csv", false),
-        ("intel/derived/prefixes-v6.csv", true),
-    ] {
-        rows(source, file, &["start", "end", "asn"], |_, r| {
-            let asn = parse_asn(field(r, 2))?;
-            match ip_pair(field(r, 0), field(r, 1))? {
-                (IpAddr::V4(s), IpAddr::V4(e)) if !want_v6 => v4.push(AsRange {
-                    start: u32::from(s),
-                    end: u32::from(e),
-                    asn,
-                }),
-                (IpAddr::V6(s), IpAddr::V6(e)) if want_v6 => v6.push(AsRange {
-                    start: u128::from(s),
-                    end: u128::from(e),
-                    asn,
-                }),
-                _ => bail!("not an IPv{} range", if want_v6 { 6 } else { 4 }),
+    let makers = source.read(schema::IEEE_MAKERS)?;
+    b.reserve_mac_blocks(memchr::memchr_iter(b'\n', makers.text.as_bytes()).count());
+    for (file, with_entity) in [(makers, false), (source.read(schema::OUI)?, true)] {
+        schema::read_mac_blocks(&file, with_entity, |line, r| {
+            let block = MacBlock {
+                prefix: r.prefix,
+                bits: r.bits,
+                registry: r.registry.into(),
+                organization: r.organization.into(),
+                entity: None,
+                source: if with_entity {
+                    r.source
+                } else {
+                    "ieee-registry"
+                }
+                .into(),
+            };
+            if with_entity {
+                b.mac_block(&file.origin(line), r.entity, block);
+            } else {
+                b.mac_block("", "", block);
             }
-            Ok(())
         })?;
+    }
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (name, want_v6) in [(schema::PREFIXES_V4, false), (schema::PREFIXES_V6, true)] {
+        schema::read_prefixes(&source.read(name)?, want_v6, &mut v4, &mut v6)?;
     }
     b.ip_ranges(BUNDLED_IP_DATASET, v4, v6);
     Ok(())
-}
-
-/// Accepts empty or `YYYY-MM-DD`.
-fn check_date(s: &str) -> Result<&str> {
-    let b = s.as_bytes();
-    let ok = s.is_empty()
-        || (b.len() == 10
-            && b[4] == b'-'
-            && b[7] == b'-'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit()));
-    if !ok {
-        bail!("date {s:?} is not YYYY-MM-DD");
-    }
-    Ok(s)
-}
-
-fn parse_asn(s: &str) -> Result<u32> {
-    let t = s
-        .strip_prefix("AS")
-        .or_else(|| s.strip_prefix("as"))
-        .unwrap_or(s);
-    t.parse::<u32>()
-        .with_context(|| format!("AS number {s:?} is not a number"))
-}
-
-fn ip_pair(s: &str, e: &str) -> Result<(IpAddr, IpAddr)> {
-    let a: IpAddr = s
-        .parse()
-        .with_context(|| format!("{s:?} is not an IP address"))?;
-    let b: IpAddr = e
-        .parse()
-        .with_context(|| format!("{e:?} is not an IP address"))?;
-    if a > b {
-        bail!("range start {a} is after its end {b}");
-    }
-    Ok((a, b))
-}
-
-fn mac_prefix(s: &str) -> Result<(u64, u8)> {
-    cordon_index::mac::parse_prefix(s)
-        .with_context(|| format!("MAC prefix {s:?} is not 6, 7 or 9 hex digits"))
 }
 
 #[cfg(test)]
@@ -542,13 +208,13 @@ pub(crate) mod tests {
     fn malformed_rows_name_file_and_line() {
         let cases = [
             ("intel/asn.csv", "asn,as_org,entity,relationship,confidence,source,note\n45102,x,alibaba-cloud,hosted,high,s,\n", "intel/asn.csv:2", "relationship \"hosted\" is not one of"),
-            ("intel/asn.csv", "asn,as_org,entity,relationship,confidence,source,note\n1,x,alibaba-cloud,hosted-on,high,s,\nAS12x,x,alibaba-cloud,hosted-on,high,s,\n", "intel/asn.csv:3", "AS number \"AS12x\" is not a number"),
-            ("intel/designations.csv", "entity,list,edition,date_added,status,source,note\nalibaba,dod-1260,2026-06-08,,designated,s,\n", "intel/designations.csv:2", "list \"dod-1260\" is not a known list id"),
-            ("intel/designations.csv", "entity,list,edition,date_added,status,source,note\nnobody,dod-1260h,2026-06-08,,designated,s,\n", "intel/designations.csv:2", "unknown company id \"nobody\""),
-            ("intel/domains.csv", "suffix,entity,relationship,service,confidence\n", "intel/domains.csv:1", "expected header"),
+            ("intel/asn.csv", "asn,as_org,entity,relationship,confidence,source,note\n1,x,alibaba-cloud,hosted-on,high,s,\nAS12x,x,alibaba-cloud,hosted-on,high,s,\n", "intel/asn.csv:3", "asn \"AS12x\" is not a number"),
+            ("intel/designations.csv", "entity,list,edition,date_added,status,source,note\nalibaba,dod-1260,2026-06-08,,designated,s,\n", "intel/designations.csv:2", "list \"dod-1260\" is not one of"),
+            ("intel/designations.csv", "entity,list,edition,date_added,status,source,note\nnobody,dod-1260h,2026-06-08,,designated,s,\n", "intel/designations.csv:2", "entity \"nobody\" is not an id in companies.csv"),
+            ("intel/domains.csv", "suffix,entity,relationship,service,confidence\n", "intel/domains.csv:1", "missing column \"source\""),
             ("intel/derived/prefixes-v4.csv", "start,end,asn\n47.88.0.0,47.87.0.0,45102\n", "prefixes-v4.csv:2", "after its end"),
             ("intel/derived/oui.csv", "prefix,registry,organization,entity,source\n18821,MA-L,x,alibaba-cloud,s\n", "oui.csv:2", "not 6, 7 or 9 hex digits"),
-            ("intel/companies.csv", "id,name,aliases,country,parent,link,ownership,source\nalibaba,A,,CN,,,,s\nalibaba-cloud,B,,CN,alibaba,subsidiary,150,s\n", "companies.csv:3", "not a percentage"),
+            ("intel/companies.csv", "id,name,aliases,country,parent,link,ownership,source\nalibaba,A,,CN,,,,s\nalibaba-cloud,B,,CN,alibaba,subsidiary,150,s\n", "companies.csv:3", "is not a percent from 0 to 100"),
         ];
         for (file, text, want_origin, want_msg) in cases {
             let dir = tempdir();

@@ -256,7 +256,7 @@ fn malformed_rows_name_file_and_line() {
     check_error(
         "oui-rules.csv",
         "pattern,entity\n",
-        "intel/oui-rules.csv:1: header is \"pattern,entity\", expected \"pattern,entity,source,note\"",
+        "intel/oui-rules.csv:1: missing column \"source\"; expected header \"pattern,entity,source,note\"",
     );
     let fields = format!("{OUI_EXCLUSIONS}ABCDEF,x\n");
     check_error(
