@@ -3,17 +3,15 @@
 //!
 //! The scan calls it in two steps so that **nothing is half-applied**: [`FindingOptions::load`]
 //! reads and checks the inventory, policy and waiver files before any telemetry is read, and
-//! [`FindingConfig::apply`] turns the scan's exposures and devices into findings.
+//! [`crate::judge`] turns the scan's exposures and devices into findings.
 //! **Every exposure and every device with a maker of concern gives exactly one finding**, and
 //! its `id` depends only on the asset, the company group and the rule, so it is stable across
 //! runs and platforms.
 
 use crate::assets::Inventory;
-use crate::model::{
-    Device, Evidence, ExpiredWaiver, Exposure, Finding, IndicatorMatch, Open, Relationship,
-    Severity, INDICATOR_MATCH,
-};
-use crate::policy::{Policy, Subject};
+use crate::judge::Judge;
+use crate::model::{Device, ExpiredWaiver, Exposure, Finding, Severity};
+use crate::policy::Policy;
 use crate::waivers::Waivers;
 use std::path::PathBuf;
 
@@ -48,139 +46,24 @@ pub fn finding_id(asset: &str, group: &str, rule: &str) -> String {
     )
 }
 
-/// Judges exposures and devices. `today` (`YYYY-MM-DD`) decides which waivers are active.
+/// Judges exposures and devices one by one. `today` (`YYYY-MM-DD`) decides which waivers
+/// are active.
 pub fn evaluate(
     exposures: &[Exposure],
     devices: &[Device],
-    inv: &Inventory,
+    inventory: &Inventory,
     policy: &Policy,
     waivers: &Waivers,
     today: &str,
 ) -> Evaluation {
-    let mut findings = Vec::with_capacity(exposures.len() + devices.len());
-    let made_by = Open::Known(Relationship::MadeBy);
-    for e in exposures {
-        let asset = inv.lookup_ip(&e.asset);
-        let s = Subject {
-            asset: &e.asset,
-            inventory: asset,
-            entity: &e.entity,
-            group: &e.group,
-            relationship: &e.relationship,
-            services: &e.services,
-            designations: &e.designations,
-            is_device: false,
-        };
-        let mut f = build(&s, policy, &e.evidence);
-        f.flows = e.flows;
-        f.bytes_out = e.bytes_out;
-        f.first_seen = Some(e.first_seen.clone());
-        f.last_seen = Some(e.last_seen.clone());
-        if !e.services.is_empty() {
-            f.evidence.insert(
-                f.evidence.len() - e.evidence.len(),
-                ev("service", &e.services.join(", ")),
-            );
-        }
-        findings.push(f);
-    }
-    for d in devices {
-        // Devices of no concern (`--all-devices`) carry no entity: nothing to judge.
-        let (Some(entity), Some(group)) = (&d.entity, &d.group) else {
-            continue;
-        };
-        let asset = inv.lookup_device(&d.mac, d.ip.as_deref());
-        let s = Subject {
-            asset: &d.mac,
-            inventory: asset,
-            entity,
-            group,
-            relationship: d.relationship.as_ref().unwrap_or(&made_by),
-            services: &[],
-            designations: &d.designations,
-            is_device: true,
-        };
-        let mut f = build(&s, policy, &d.evidence);
-        f.first_seen = Some(d.first_seen.clone());
-        f.last_seen = Some(d.last_seen.clone());
-        findings.push(f);
-    }
-    let expired_waivers = waivers.apply(&mut findings, today);
-    findings.sort_by(|a, b| {
-        b.rank()
-            .cmp(&a.rank())
-            .then(b.bytes_out.cmp(&a.bytes_out))
-            .then(a.asset.cmp(&b.asset))
-            .then(a.id.cmp(&b.id))
-    });
-    Evaluation {
-        findings,
-        expired_waivers,
-    }
-}
-
-fn ev(kind: &str, value: &str) -> Evidence {
-    Evidence {
-        kind: kind.into(),
-        value: value.into(),
-        source: None,
-        date: None,
-    }
-}
-
-fn build(s: &Subject, policy: &Policy, chain: &[Evidence]) -> Finding {
-    let d = policy.decide(s);
-    let mut evidence = Vec::new();
-    if let Some(a) = s.inventory {
-        let mut v = format!("{} matches inventory entry {}", s.asset, a.key);
-        if !a.name.is_empty() {
-            v += &format!(" ({})", a.name);
-        }
-        if !a.tags.is_empty() {
-            v += &format!("; tags {}", a.tags.join(", "));
-        }
-        if !a.data.is_empty() {
-            v += &format!("; data {}", a.data.join(", "));
-        }
-        evidence.push(Evidence {
-            kind: "inventory".into(),
-            value: v,
-            source: Some(a.at.clone()),
-            date: None,
-        });
-    }
-    evidence.push(ev(
-        "policy",
-        &format!("{}: {}", d.rule, d.reasons.join("; ")),
-    ));
-    evidence.extend_from_slice(chain);
-    Finding {
-        id: finding_id(s.asset, s.group, &d.rule),
-        rule: d.rule,
-        severity: d.severity.into(),
-        asset: s.asset.into(),
-        asset_name: s
-            .inventory
-            .map(|a| a.name.clone())
-            .filter(|n| !n.is_empty()),
-        entity: s.entity.into(),
-        group: s.group.into(),
-        relationship: s.relationship.clone(),
-        designations: s.designations.to_vec(),
-        regulations: policy.regulations(s),
-        evidence,
-        remediation: d.remediation,
-        waived: false,
-        waiver: None,
-        owner: s
-            .inventory
-            .map(|a| a.owner.clone())
-            .filter(|o| !o.is_empty()),
-        flows: 0,
-        bytes_out: 0,
-        first_seen: None,
-        last_seen: None,
-    }
+    let judge = Judge {
+        inventory,
+        policy,
+        waivers,
+        fail_on: None,
+        today: crate::date::parse_days(today).unwrap_or_else(crate::date::today),
+    };
+    judge.evaluation(exposures, devices)
 }
 
 /// True when an unwaived finding is at or above `threshold` (`--fail-on`): exit status 1.
@@ -209,8 +92,6 @@ pub struct FindingConfig {
     pub policy: Policy,
     pub waivers: Waivers,
     pub fail_on: Option<Severity>,
-    /// `YYYY-MM-DD` used to decide which waivers are active (today, UTC).
-    pub today: String,
 }
 
 impl FindingOptions {
@@ -230,92 +111,14 @@ impl FindingOptions {
                 None => Waivers::default(),
             },
             fail_on: self.fail_on,
-            today: crate::date::format_days(crate::date::today()),
         })
-    }
-}
-
-impl FindingConfig {
-    pub fn apply(&self, exposures: &[Exposure], devices: &[Device]) -> Evaluation {
-        evaluate(
-            exposures,
-            devices,
-            &self.inventory,
-            &self.policy,
-            &self.waivers,
-            &self.today,
-        )
-    }
-
-    /// One finding per threat-indicator match (rule `threat-indicator`, high unless the
-    /// policy file says otherwise), with the inventory's name for the asset and waivers
-    /// applied as for every other finding.
-    pub fn indicator_findings(&self, matches: &[IndicatorMatch]) -> Evaluation {
-        let severity = self.policy.severity_of(INDICATOR_RULE, Severity::High);
-        let mut findings: Vec<Finding> = matches
-            .iter()
-            .map(|m| {
-                let asset = self.inventory.lookup_ip(&m.asset);
-                let group = format!("indicator:{}", m.indicator.id);
-                let what = m.indicator.pattern.as_deref().or(m.indicator.value.as_deref()).unwrap_or("");
-                let mut evidence = vec![Evidence {
-                    kind: "indicator".into(),
-                    value: format!(
-                        "{} {}{}",
-                        m.indicator.id,
-                        what,
-                        m.indicator.name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
-                    ),
-                    source: Some(m.indicator.source.clone()),
-                    date: None,
-                }];
-                if let Some(a) = asset {
-                    evidence.insert(0, ev("inventory", &format!("{} ({})", a.name, a.at)));
-                }
-                evidence.extend(m.evidence.iter().cloned());
-                Finding {
-                    id: finding_id(&m.asset, &group, INDICATOR_RULE),
-                    rule: INDICATOR_RULE.into(),
-                    severity: severity.into(),
-                    asset: m.asset.clone(),
-                    asset_name: asset.map(|a| a.name.clone()),
-                    entity: group.clone(),
-                    group,
-                    relationship: Open::Other(INDICATOR_MATCH.into()),
-                    designations: Vec::new(),
-                    regulations: Vec::new(),
-                    evidence,
-                    remediation: format!(
-                        "Investigate {} talking to {} (a published threat indicator): isolate the host if the traffic is unexplained, then block the indicator.",
-                        m.asset, m.remote
-                    ),
-                    waived: false,
-                    waiver: None,
-                    owner: asset.map(|a| a.owner.clone()).filter(|o| !o.is_empty()),
-                    flows: m.count,
-                    bytes_out: 0,
-                    first_seen: Some(m.first_seen.clone()),
-                    last_seen: Some(m.last_seen.clone()),
-                }
-            })
-            .collect();
-        let expired_waivers = self.waivers.apply(&mut findings, &self.today);
-        Evaluation {
-            findings,
-            expired_waivers,
-        }
-    }
-
-    /// Whether the run should exit 1 (`--fail-on` given and met).
-    pub fn fails(&self, ev: &Evaluation) -> bool {
-        self.fail_on.is_some_and(|t| fail_status(&ev.findings, t))
     }
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::model::DesignationRef;
+    use crate::model::{DesignationRef, Evidence, Open, Relationship};
     use std::path::Path;
 
     pub fn designation(list: &str, status: &str, holder: &str) -> DesignationRef {
@@ -602,9 +405,9 @@ expires = 2026-10-01
         };
         let cfg = opts.load().unwrap();
         let s = scenario();
-        let ev = cfg.apply(&s.exposures, &s.devices);
+        let ev = Judge::new(&cfg, crate::date::today()).evaluation(&s.exposures, &s.devices);
         assert_eq!(ev.findings.len(), 3);
-        assert!(cfg.fails(&ev));
+        assert!(fail_status(&ev.findings, cfg.fail_on.unwrap()));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

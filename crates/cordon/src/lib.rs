@@ -11,6 +11,7 @@ pub mod findings;
 pub mod indicators;
 pub mod intel;
 pub mod intel_cmd;
+pub mod judge;
 pub mod metrics;
 pub mod model;
 pub mod output;

@@ -145,26 +145,111 @@ impl Waivers {
         self.list.is_empty()
     }
 
+    /// Whether a waiver selects by asset: then whether a finding is waived depends on its
+    /// address, not only on its company, rule and inventory entry.
+    pub fn reads_asset(&self) -> bool {
+        self.list.iter().any(|w| w.asset.is_some())
+    }
+
     /// Marks findings covered by an active waiver, and returns the expired waivers with the
     /// number of findings each would have waived. `today` is `YYYY-MM-DD`.
     pub fn apply(&self, findings: &mut [Finding], today: &str) -> Vec<ExpiredWaiver> {
-        let today = date::parse_days(today).unwrap_or_else(date::today);
-        let mut expired: Vec<ExpiredWaiver> = Vec::new();
-        for w in &self.list {
-            let active = w.active_on(today);
-            let mut matched = 0;
-            for f in findings.iter_mut().filter(|f| w.matches(f)) {
-                matched += 1;
-                if active && !f.waived {
-                    f.waived = true;
-                    f.waiver = Some(format!("{} (until {}, {})", w.reason, w.expires, w.at));
-                }
-            }
-            if !active {
-                expired.push(w.expired(matched));
-            }
+        let mut ledger = Ledger::new(self, date::parse_days(today).unwrap_or_else(date::today));
+        for f in findings.iter_mut() {
+            ledger.mark(f);
         }
-        expired
+        ledger.expired()
+    }
+}
+
+/// The waivers on one day: which one marks a finding (the first active one that matches), and
+/// how many findings each matched, for the summary's expired waivers. The one place waivers
+/// are matched against findings, built or not.
+pub struct Ledger<'w> {
+    waivers: &'w Waivers,
+    active: Vec<bool>,
+    matched: Vec<u64>,
+}
+
+impl<'w> Ledger<'w> {
+    /// `today` in days since the epoch (UTC).
+    pub fn new(waivers: &'w Waivers, today: i64) -> Ledger<'w> {
+        Ledger {
+            waivers,
+            active: waivers.list.iter().map(|w| w.active_on(today)).collect(),
+            matched: vec![0; waivers.list.len()],
+        }
+    }
+
+    /// The waivers that match a finding with these parts, by index (none is counted).
+    /// `asset` is called only when a waiver names an asset.
+    pub fn matching<S: AsRef<str>>(
+        &self,
+        group: &str,
+        entity: &str,
+        rule: &str,
+        asset: impl Fn() -> S,
+        asset_name: Option<&str>,
+    ) -> Vec<u32> {
+        (self.waivers.list.iter().enumerate())
+            .filter(|(_, w)| w.matches_parts(group, entity, rule, &asset, asset_name))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Of the waivers that match, the one that waives: the first in force.
+    pub fn first_active(&self, matching: &[u32]) -> Option<u32> {
+        matching.iter().copied().find(|&i| self.active[i as usize])
+    }
+
+    /// Counts `n` more findings matched by each of `matching`.
+    pub fn count(&mut self, matching: &[u32], n: u64) {
+        for &i in matching {
+            self.matched[i as usize] += n;
+        }
+    }
+
+    /// The index of the waiver that waives a finding with these parts, if one does; every
+    /// waiver that matches is counted.
+    pub fn waive<S: AsRef<str>>(
+        &mut self,
+        group: &str,
+        entity: &str,
+        rule: &str,
+        asset: impl Fn() -> S,
+        asset_name: Option<&str>,
+    ) -> Option<u32> {
+        let m = self.matching(group, entity, rule, asset, asset_name);
+        self.count(&m, 1);
+        self.first_active(&m)
+    }
+
+    /// [`Ledger::waive`] on a built finding, marking it.
+    pub fn mark(&mut self, f: &mut Finding) {
+        let by = self.waive(
+            &f.group,
+            &f.entity,
+            &f.rule,
+            || f.asset.as_str(),
+            f.asset_name.as_deref(),
+        );
+        if let Some(i) = by {
+            f.waived = true;
+            f.waiver = Some(self.waivers.list[i as usize].note());
+        }
+    }
+
+    /// The waivers past their expiry date, in file order, with the findings each matched.
+    pub fn expired(&self) -> Vec<ExpiredWaiver> {
+        (self
+            .waivers
+            .list
+            .iter()
+            .zip(&self.matched)
+            .zip(&self.active))
+        .filter(|(_, a)| !**a)
+        .map(|((w, m), _)| w.expired(*m))
+        .collect()
     }
 }
 
@@ -199,12 +284,13 @@ impl Waiver {
                 .is_none_or(|a| asset_matches(a, asset().as_ref(), asset_name))
     }
 
-    /// Whether the waiver applies on `today` (`YYYY-MM-DD`; through its expiry day).
-    pub fn active(&self, today: &str) -> bool {
-        self.active_on(date::parse_days(today).unwrap_or_else(date::today))
+    /// What a finding it waives says (`waiver`): the reason, the expiry date and the place.
+    pub fn note(&self) -> String {
+        format!("{} (until {}, {})", self.reason, self.expires, self.at)
     }
 
-    /// [`Waiver::active`] on a day number.
+    /// Whether the waiver applies on `today`, in days since the epoch (through its expiry
+    /// day).
     fn active_on(&self, today: i64) -> bool {
         today <= self.expires_days
     }

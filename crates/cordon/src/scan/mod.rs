@@ -29,6 +29,7 @@ pub mod worker;
 
 use crate::cli::{Global, ScanArgs, ScanFormat};
 use crate::indicators::Matcher;
+use crate::judge::Judge;
 use crate::model::InputSummary;
 use crate::snapshot::{Snapshot, SnapshotConfig};
 use crate::Outcome;
@@ -124,8 +125,12 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     summaries.extend(failures);
     summaries.sort_by(|a, b| a.path.cmp(&b.path));
 
-    // 5. Sink.
-    let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices);
+    // 5. Records, then the judge. One reading of the clock gives the summary's time and the
+    // day that decides which waivers are in force.
+    let now = crate::date::now_rfc3339();
+    let today =
+        (now.get(..10).and_then(crate::date::parse_days)).unwrap_or_else(crate::date::today);
+    let mut report = output::Report::build(intel, &agg, summaries, anomalies, a.all_devices, now);
     report.summary.indicators = snap.indicator_report.clone();
     // The stage counters, with the totals the summary already holds.
     let sum = &report.summary;
@@ -145,6 +150,18 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     report.summary.counters = counters;
     report.indicator_matches = matcher.map(Matcher::finish).unwrap_or_default();
     stage("report built");
+    // Every exposure, device and indicator match judged once; the totals complete the
+    // summary before any sink runs.
+    let judge = Judge::new(findings_config, today);
+    let judged = judge.scan(
+        report.exposure_facts(),
+        &report.devices,
+        &report.indicator_matches,
+    );
+    report.summary.findings = judged.totals.findings;
+    report.summary.expired_waivers = judged.totals.expired_waivers.clone();
+    report.summary.indicator_matches = report.indicator_matches.len() as u64;
+    stage("findings judged");
     // An input counts as read when it gave records, even if its tail was damaged.
     let read_any = report
         .summary
@@ -160,22 +177,23 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         .filter(|i| i.error.is_some())
         .count()
         .saturating_sub(unknown);
-    let fails = match a.format {
+    // 6. Sink: findings built from the verdicts as a sink asks for them.
+    match a.format {
         ScanFormat::Jsonl => {
             // Stdout is line-buffered: one write per record without this.
             let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-            report.write_jsonl(findings_config, &mut out)?
+            report.write_jsonl(&judge, &judged, &mut out)?
         }
         ScanFormat::Text => {
-            let totals = report.tally(findings_config);
-            stage("findings tallied");
-            report.write_text(&totals, started.elapsed(), &mut anstream::stdout().lock())?;
-            totals.fails
+            let out = &mut anstream::stdout().lock();
+            report.write_text(&judge, &judged, started.elapsed(), out)?
         }
     };
+    let fails = judged.totals.fails;
     // Freeing the exposures one allocation at a time cost a fifth of a conn-log scan in the
     // profile (BENCHMARKS.md); the process exits next, so the OS takes the memory back.
     stage("output written");
+    std::mem::forget(judged);
     std::mem::forget(report);
     std::mem::forget(agg);
     if !read_any {
