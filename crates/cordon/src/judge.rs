@@ -232,17 +232,18 @@ impl<'c, 'a> Decisions<'c, 'a> {
     }
 }
 
-/// A scan, judged: a verdict per exposure (in the order given), the findings of devices
-/// and indicator matches (few: built in full), and the totals.
-pub struct Judged<'c, 'a> {
+/// A scan, judged: a verdict per exposure (in the order given, next to what the caller gave
+/// with it: the sinks' ordering facts), the findings of devices and indicator matches (few:
+/// built in full), and the totals.
+pub struct Judged<'c, 'a, T> {
     pub decisions: Decisions<'c, 'a>,
-    pub exposures: Vec<Verdict>,
+    pub exposures: Vec<(T, Verdict)>,
     pub devices: Vec<Finding>,
     pub indicators: Vec<Finding>,
     pub totals: Totals,
 }
 
-impl Judged<'_, '_> {
+impl<T> Judged<'_, '_, T> {
     /// The decision of a verdict.
     pub fn decision(&self, v: Verdict) -> &Decision {
         self.decisions.get(v)
@@ -251,17 +252,18 @@ impl Judged<'_, '_> {
 
 impl<'c> Judge<'c> {
     /// The judge stage of a scan: every exposure, device and indicator match judged once,
-    /// before any sink runs.
-    pub fn scan<'a, 'd>(
+    /// before any sink runs. Each exposure comes with a value of the caller's, kept next to
+    /// its verdict.
+    pub fn scan<'a, 'd, T>(
         &self,
-        exposures: impl Iterator<Item = ExposureFacts<'a, 'd>>,
+        exposures: impl Iterator<Item = (T, ExposureFacts<'a, 'd>)>,
         devices: &[Device],
         matches: &[IndicatorMatch],
-    ) -> Judged<'c, 'a> {
+    ) -> Judged<'c, 'a, T> {
         let mut tally = self.tally();
         let mut decisions = self.decisions();
-        let verdicts: Vec<Verdict> = exposures
-            .map(|x| decisions.verdict(&x, &mut tally.ledger))
+        let verdicts: Vec<(T, Verdict)> = exposures
+            .map(|(t, x)| (t, decisions.verdict(&x, &mut tally.ledger)))
             .collect();
         decisions.count(&mut tally);
         let devices = self.evaluate(&[], devices, &mut tally.ledger);

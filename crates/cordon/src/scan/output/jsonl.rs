@@ -21,19 +21,16 @@ impl Report<'_> {
     pub fn for_each_batch<R: Send>(
         &self,
         judge: &Judge<'_>,
-        judged: &Judged<'_, '_>,
+        judged: &Judged<'_, '_, Ranked<'_>>,
         render: impl Fn(&[Exposure], &[Device], &[IndicatorMatch], &[Finding]) -> R + Sync,
         mut f: impl FnMut(R) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         // Batches are built on every core, a few at a time, and handed to `f` in order:
         // memory holds at most PARALLEL_BATCHES batches of records.
         use rayon::prelude::*;
-        // Every exposure with its verdict (both in table order), largest first. Keys are
-        // unique, so an unstable sort gives one order.
-        let mut order: Vec<(Ranked<'_>, Verdict)> = (self.table.iter())
-            .zip(&judged.exposures)
-            .map(|((k, e), v)| (Ranked::of(k, e), *v))
-            .collect();
+        // Every exposure with its verdict, largest first. Keys are unique, so an unstable
+        // sort gives one order.
+        let mut order: Vec<(Ranked<'_>, Verdict)> = judged.exposures.clone();
         order.par_sort_unstable_by_key(|(r, _)| rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows));
         for group in order.chunks(BATCH * PARALLEL_BATCHES) {
             let built: Vec<R> = group
@@ -70,7 +67,7 @@ impl Report<'_> {
     pub fn write_jsonl(
         &self,
         judge: &Judge<'_>,
-        judged: &Judged<'_, '_>,
+        judged: &Judged<'_, '_, Ranked<'_>>,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
         fn line(out: &mut Vec<u8>, r: RecordRef<'_>) -> std::io::Result<()> {

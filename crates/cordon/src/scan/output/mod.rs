@@ -46,7 +46,7 @@ pub struct Report<'a> {
 /// An exposure with what ordering and the summary read copied out of the table, so that
 /// sorting and grouping 166 k of them walk one array instead of chasing a pointer each.
 #[derive(Clone, Copy)]
-struct Ranked<'a> {
+pub struct Ranked<'a> {
     key: ExposureKey,
     bytes_out: u64,
     bytes_in: u64,
@@ -76,10 +76,6 @@ fn rank_of(key: &ExposureKey, bytes_out: u64, bytes_in: u64, flows: u64) -> Rank
         Reverse(flows),
         *key,
     )
-}
-
-fn rank(key: &ExposureKey, e: &ExposureAgg) -> Rank {
-    rank_of(key, e.bytes_out, e.bytes_in, e.flows)
 }
 
 #[cfg(test)]

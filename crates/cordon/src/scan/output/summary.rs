@@ -1,9 +1,8 @@
 //! The terminal summary: company groups gathered in one pass over the table, devices,
 //! indicator matches, findings, inputs and anomalies, for people to read.
 
-use super::super::aggregate::ExposureAgg;
 use super::records::round2;
-use super::{rank, rank_of, Rank, Ranked, Report};
+use super::{rank_of, Rank, Ranked, Report};
 use crate::judge::{Judge, Judged, Verdict};
 use crate::model::{Finding, Severity};
 use crate::output::{paint, Safe, Style};
@@ -111,27 +110,33 @@ impl<'a> Gathered<'a> {
 impl Report<'_> {
     /// The findings the terminal shows, built in full: the ten most severe unwaived ones;
     /// between equals, exposures by traffic, then devices, then indicator matches.
-    pub(super) fn shown(&self, judge: &Judge<'_>, judged: &Judged<'_, '_>) -> Vec<Finding> {
-        // In table order: memory is read in sequence (the sorted order would jump around).
-        let mut top: Vec<(Severity, Rank, &ExposureAgg, Verdict)> = Vec::new();
-        for ((k, e), v) in self.table.iter().zip(&judged.exposures) {
+    pub(super) fn shown(
+        &self,
+        judge: &Judge<'_>,
+        judged: &Judged<'_, '_, Ranked<'_>>,
+    ) -> Vec<Finding> {
+        // In table order, from the verdicts' copy of the ordering facts (the table is not
+        // read again).
+        let mut top: Vec<(Severity, Rank, &Ranked<'_>, Verdict)> = Vec::new();
+        for (r, v) in &judged.exposures {
             if v.waived_by.is_some() {
                 continue;
             }
             let sev = judged.decision(*v).severity;
-            let better = |t: &(Severity, Rank, &ExposureAgg, Verdict), r: &Rank| {
+            let rank = || rank_of(&r.key, r.bytes_out, r.bytes_in, r.flows);
+            let better = |t: &(Severity, Rank, &Ranked<'_>, Verdict), r: &Rank| {
                 sev > t.0 || (sev == t.0 && *r < t.1)
             };
-            if top.len() < 10 || top.last().is_some_and(|l| better(l, &rank(k, e))) {
-                let r = rank(k, e);
-                let at = top.partition_point(|t| !better(t, &r));
-                top.insert(at, (sev, r, e, *v));
+            if top.len() < 10 || top.last().is_some_and(|l| better(l, &rank())) {
+                let r2 = rank();
+                let at = top.partition_point(|t| !better(t, &r2));
+                top.insert(at, (sev, r2, r, *v));
                 top.truncate(10);
             }
         }
         let mut shown: Vec<Finding> = (top.iter())
-            .map(|(_, r, e, v)| {
-                let record = self.exposure(&r.2, e);
+            .map(|(_, _, r, v)| {
+                let record = self.exposure(&r.key, r.agg);
                 judge.exposure_finding(&record, judged.decision(*v), v.waived_by)
             })
             .collect();
@@ -147,7 +152,7 @@ impl Report<'_> {
     pub fn write_text(
         &self,
         judge: &Judge<'_>,
-        judged: &Judged<'_, '_>,
+        judged: &Judged<'_, '_, Ranked<'_>>,
         took: Duration,
         out: &mut dyn Write,
     ) -> std::io::Result<()> {
