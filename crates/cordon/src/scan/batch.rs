@@ -150,13 +150,7 @@ pub fn run(
             all.merge(m);
         }
     }
-    let streamed: Vec<(
-        InputSummary,
-        Aggregator,
-        Vec<Anomaly>,
-        Option<Matcher>,
-        Counters,
-    )> = phase2
+    let streamed: Vec<Streamed> = phase2
         .into_par_iter()
         .map(|probe| {
             stream(
@@ -491,6 +485,16 @@ fn flows_again(
     (st.agg, st.matcher, st.counters)
 }
 
+/// What phase 2 gives for one input: its summary, aggregate, first anomalies, indicator
+/// matches and counters.
+type Streamed = (
+    InputSummary,
+    Aggregator,
+    Vec<Anomaly>,
+    Option<Matcher>,
+    Counters,
+);
+
 /// Phase 2: one flow-only input, attributed as it is decoded. Zeek conn logs are read in
 /// chunks decoded by all cores; other formats whole.
 fn stream(
@@ -501,13 +505,7 @@ fn stream(
     internal: &Internal,
     new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
     progress: &indicatif::ProgressBar,
-) -> (
-    InputSummary,
-    Aggregator,
-    Vec<Anomaly>,
-    Option<Matcher>,
-    Counters,
-) {
+) -> Streamed {
     let new = || Worker {
         attr: Attributor::new(intel, names),
         agg: Aggregator::default(),

@@ -11,8 +11,10 @@
 //! 3. **Decode, correlate, attribute, aggregate** ([`batch`], [`worker`], [`names`],
 //!    [`attrib`], [`aggregate`]): inputs that carry names first, then every flow with those
 //!    names known, folded into exposures per (asset, company, relationship) and devices.
-//! 4. **Judge and sink** ([`output`]): policy and waivers make findings; JSONL records or a
-//!    summary people read.
+//! 4. **Judge** ([`crate::judge`]): policy and waivers decide every exposure, device and
+//!    indicator match once, before any sink runs.
+//! 5. **Sink** ([`output`]): JSONL records or a summary people read, built from the
+//!    verdicts.
 //!
 //! **A bad input never ends the run**: per-file errors and malformed records are counted and
 //! reported with file and offset; the exit status is 2 only when no input could be read, or
