@@ -217,7 +217,11 @@ mod tests {
                         while !stop.load(Ordering::Relaxed) {
                             let snap = current.get();
                             // Generation and content always agree.
-                            let want = if snap.generation.is_multiple_of(2) { 1 } else { 2 };
+                            let want = if snap.generation.is_multiple_of(2) {
+                                1
+                            } else {
+                                2
+                            };
                             assert_eq!(snap.judge.waivers.len(), want, "gen {}", snap.generation);
                             seen.insert(snap.generation);
                         }

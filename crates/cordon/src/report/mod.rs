@@ -15,8 +15,8 @@ pub mod text;
 
 use crate::assets::Inventory;
 use crate::findings::evaluate;
-use crate::model::{Device, Exposure, Finding, Record, Summary};
 use crate::model::Severity;
+use crate::model::{Device, Exposure, Finding, Record, Summary};
 use crate::policy::Policy;
 use crate::waivers::Waivers;
 
