@@ -160,7 +160,7 @@ impl Loader {
 
     fn load_feed(&mut self, dir: &Path, manifest: &Path) {
         let mut r = FileReport::new(&manifest.display().to_string(), "misp-feed");
-        let uuids = read_capped(manifest, true).and_then(|b| misp::manifest_uuids(&b));
+        let uuids = read_capped(manifest).and_then(|b| misp::manifest_uuids(&b));
         let (uuids, bad) = match uuids {
             Ok(u) => u,
             Err(e) => {
@@ -205,7 +205,7 @@ impl Loader {
                 if self.seen_before(&m) {
                     return;
                 }
-                return self.load_checked(path, true);
+                return self.load_checked(path);
             }
             Ok(m) => format!("not a regular file ({})", kind(&m.file_type())),
             Err(e) => format!("cannot read: {e}"),
@@ -222,9 +222,9 @@ impl Loader {
         self.load_entry(path);
     }
 
-    fn load_checked(&mut self, path: &Path, regular_only: bool) {
+    fn load_checked(&mut self, path: &Path) {
         let shown = path.display().to_string();
-        match read_capped(path, regular_only) {
+        match read_capped(path) {
             Ok(bytes) => self.load_bytes(&shown, &bytes),
             Err(e) => {
                 let mut r = FileReport::new(&shown, "unknown");
@@ -280,20 +280,20 @@ fn kind(t: &std::fs::FileType) -> &'static str {
     }
 }
 
-/// Reads a whole file of at most [`MAX_FILE_MIB`]. With `regular_only`, the opened file is
+/// Reads a whole regular file of at most [`MAX_FILE_MIB`]. The opened file is
 /// checked again (it may have been replaced since the caller looked).
-fn read_capped(path: &Path, regular_only: bool) -> Result<Vec<u8>, String> {
+fn read_capped(path: &Path) -> Result<Vec<u8>, String> {
     let cap = MAX_FILE_MIB * 1024 * 1024;
     let too_big = || format!("larger than {MAX_FILE_MIB} MiB");
     let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let m = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
-    if regular_only && !m.is_file() {
+    if !m.is_file() {
         return Err(format!("not a regular file ({})", kind(&m.file_type())));
     }
-    if m.is_file() && m.len() > cap {
+    if m.len() > cap {
         return Err(too_big());
     }
-    let mut bytes = Vec::with_capacity(if m.is_file() { m.len() as usize } else { 0 });
+    let mut bytes = Vec::with_capacity(m.len() as usize);
     f.take(cap + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read: {e}"))?;

@@ -16,7 +16,7 @@ use super::aggregate::{Aggregator, Internal};
 use super::attrib::Attributor;
 use super::names::{self, NameIndex};
 use super::source::{self, Input, Probe};
-use super::worker::{device_from, Worker, FLOW_BATCH, MAX_ANOMALY_RECORDS};
+use super::worker::{device_from, Worker, MAX_ANOMALY_RECORDS};
 use crate::indicators::Matcher;
 use crate::metrics::Counters;
 use crate::model::{AnomalyRecord, InputSummary};
@@ -41,10 +41,6 @@ pub struct Batch {
     pub summaries: Vec<InputSummary>,
     pub anomalies: Vec<AnomalyRecord>,
     pub matcher: Option<Matcher>,
-    /// Names that cannot be host names.
-    pub names_invalid: u64,
-    /// DNS answers of no concern past the budget.
-    pub names_dropped: u64,
     /// What the workers counted (flows attributed, counted only, read twice; names).
     pub counters: Counters,
 }
@@ -178,8 +174,6 @@ pub fn run(
         summaries,
         anomalies,
         matcher,
-        names_invalid: names.invalid,
-        names_dropped: names.dropped,
         counters: Counters {
             names_invalid: names.invalid,
             dns_answers_dropped: names.dropped,
@@ -451,16 +445,7 @@ fn flows_again(
     internal: &Internal,
     new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
 ) -> (Aggregator, Option<Matcher>, Counters) {
-    let mut st = Worker {
-        attr: Attributor::new(intel, names),
-        agg: Aggregator::default(),
-        internal,
-        anomalies: Vec::new(),
-        matcher: new_matcher(),
-        batch: Vec::with_capacity(FLOW_BATCH),
-        flows_only: true,
-        counters: Counters::default(),
-    };
+    let mut st = Worker::new(intel, names, internal, new_matcher(), true);
     if let Ok(input) = Input::open(&probe.path, false) {
         let format = input.format;
         let header = zeek::parse_header(input.head()).unwrap_or_default();
@@ -506,16 +491,7 @@ fn stream(
     new_matcher: &(dyn Fn() -> Option<Matcher> + Sync),
     progress: &indicatif::ProgressBar,
 ) -> Streamed {
-    let new = || Worker {
-        attr: Attributor::new(intel, names),
-        agg: Aggregator::default(),
-        internal,
-        anomalies: Vec::new(),
-        matcher: new_matcher(),
-        batch: Vec::with_capacity(FLOW_BATCH),
-        flows_only: false,
-        counters: Counters::default(),
-    };
+    let new = || Worker::new(intel, names, internal, new_matcher(), false);
     let path = probe.path.display().to_string();
     let input = match Input::open(&probe.path, allow_map) {
         Ok(i) => i,

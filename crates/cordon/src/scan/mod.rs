@@ -103,16 +103,16 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
     let scan = batch::run(&snap, probes, !a.no_mmap, &progress);
     progress.finish_and_clear();
     stage("inputs decoded, attributed, aggregated");
-    if scan.names_invalid > 0 {
+    if scan.counters.names_invalid > 0 {
         anstream::eprintln!(
             "cordon: note: {} names in the telemetry cannot be host names (bad characters or lengths) and were not used",
-            scan.names_invalid
+            scan.counters.names_invalid
         );
     }
-    if scan.names_dropped > 0 {
+    if scan.counters.dns_answers_dropped > 0 {
         anstream::eprintln!(
             "cordon: note: {} DNS answers for addresses of no concern were not kept (more than {} such addresses); they could only have added hosting context",
-            scan.names_dropped,
+            scan.counters.dns_answers_dropped,
             names::Budget::DEFAULT
         );
     }
@@ -172,13 +172,7 @@ pub fn run(g: &Global, a: &ScanArgs) -> Result<Outcome> {
         .any(|i| i.error.is_none() || i.records > 0);
     // Inputs that could not be read, or only in part (unknown formats are not counted:
     // they were read and are not telemetry).
-    let unread = report
-        .summary
-        .inputs
-        .iter()
-        .filter(|i| i.error.is_some())
-        .count()
-        .saturating_sub(unknown);
+    let unread = report.summary.counters.inputs_damaged;
     // 6. Sink: findings built from the verdicts as a sink asks for them.
     match a.format {
         ScanFormat::Jsonl => {

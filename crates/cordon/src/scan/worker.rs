@@ -35,7 +35,27 @@ pub struct Worker<'a> {
     pub counters: Counters,
 }
 
-impl Worker<'_> {
+impl<'a> Worker<'a> {
+    /// A worker judging by `intel` and `names`; `flows_only` for a second pass.
+    pub fn new(
+        intel: &'a cordon_index::Intel,
+        names: &'a super::names::NameIndex,
+        internal: &'a Internal,
+        matcher: Option<Matcher>,
+        flows_only: bool,
+    ) -> Worker<'a> {
+        Worker {
+            attr: Attributor::new(intel, names),
+            agg: Aggregator::default(),
+            internal,
+            anomalies: Vec::new(),
+            matcher,
+            batch: Vec::with_capacity(FLOW_BATCH),
+            flows_only,
+            counters: Counters::default(),
+        }
+    }
+
     /// Attributes the buffered flows. Call before reading `agg`.
     pub fn flush(&mut self) {
         let ips = || self.batch.iter().flat_map(|f| [f.src, f.dst]);
@@ -140,16 +160,7 @@ mod tests {
         let intel = load(&Source::Bundled, None).unwrap().intel;
         let names = NameIndex::default();
         let internal = Internal::default_ranges();
-        let mut s = Worker {
-            attr: Attributor::new(&intel, &names),
-            agg: Aggregator::default(),
-            internal: &internal,
-            anomalies: Vec::new(),
-            matcher: None,
-            batch: Vec::with_capacity(FLOW_BATCH),
-            flows_only: false,
-            counters: Counters::default(),
-        };
+        let mut s = Worker::new(&intel, &names, &internal, None, false);
         let mut direct = Aggregator::default();
         let mut attr = Attributor::new(&intel, &names);
         let mut x = 0x2545_f491_4f6c_dd1du64;
