@@ -19,6 +19,8 @@ pub mod policy;
 pub mod report;
 pub mod report_cmd;
 pub mod scan;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod snapshot;
 pub mod waivers;
 
