@@ -78,6 +78,13 @@ pub enum Command {
     /// Check threat-indicator files (STIX 2.1, MISP, plain lists) without scanning.
     #[command(subcommand)]
     Indicators(IndicatorsCommand),
+    /// Keep watching: collect NetFlow/IPFIX, sFlow, Zeek and EVE live, keep exposures and
+    /// findings in a store, send alerts, serve an API and /metrics (docs/serve.md).
+    #[cfg(feature = "serve")]
+    #[command(
+        after_help = "Examples:\n  cordon serve --check-config examples/serve/cordon.toml\n  cordon serve --config examples/serve/cordon.toml\n  curl -s 127.0.0.1:8470/api/v1/findings?status=new | jq .\n  kill -HUP $(pidof cordon)      # reload intel, indicators, inventory, policy, waivers\n\nExit status: 0 after a clean stop (SIGTERM, SIGINT) or a valid --check-config; 2 when the\nconfiguration, its files or a listen address cannot be used."
+    )]
+    Serve(ServeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -198,6 +205,21 @@ pub struct ScanArgs {
     pub fail_on: Option<Severity>,
     #[command(flatten)]
     pub indicators: IndicatorArgs,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("mode").required(true).args(["config", "check_config"]))]
+pub struct ServeArgs {
+    /// Run the daemon with this configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check this configuration and the files it names, print it with every default, exit.
+    #[arg(long, value_name = "FILE")]
+    pub check_config: Option<PathBuf>,
+    /// Log lines as text (default) or JSON (one object a line, for a log shipper).
+    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         cli::Command::Diff(a) => report_cmd::diff(a),
         cli::Command::Policy(c) => report_cmd::policy(c),
         cli::Command::Indicators(c) => cordon::indicators::cmd::run(c),
+        #[cfg(feature = "serve")]
+        cli::Command::Serve(a) => cordon::serve::run(a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

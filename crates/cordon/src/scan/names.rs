@@ -261,6 +261,11 @@ impl NameIndex {
         !self.by_uid.is_empty()
     }
 
+    /// Addresses and connection ids that have names.
+    pub fn len(&self) -> usize {
+        self.by_ip.len() + self.by_uid.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_ip.is_empty() && self.by_uid.is_empty()
     }

@@ -30,7 +30,8 @@ pub struct CollectorStats {
     pub name: String,
     /// `netflow`, `sflow`, `zeek`, `eve`.
     pub kind: &'static str,
-    /// Flows (and other observations) decoded and handed to the queue or dropped there.
+    /// Flows (and other observations) decoded and queued to the engine; with the dropped
+    /// ones, every observation decoded.
     pub flows_received: AtomicU64,
     /// Datagrams (UDP) or lines (followers) read.
     pub units_received: AtomicU64,
@@ -46,8 +47,11 @@ pub struct CollectorStats {
     pub last_taken_ms: AtomicI64,
     /// Unix milliseconds of the last unit received (0: none yet).
     pub last_received_ms: AtomicI64,
-    /// Follower: the byte offset read up to in the current file.
+    /// Follower: bytes of complete lines read since start.
     pub offset: AtomicU64,
+    /// UDP: datagrams the kernel dropped because the socket buffer was full (from
+    /// `/proc/net/udp`, Linux).
+    pub kernel_drops: AtomicU64,
 }
 
 impl CollectorStats {
@@ -65,6 +69,7 @@ impl CollectorStats {
             last_taken_ms: AtomicI64::new(0),
             last_received_ms: AtomicI64::new(0),
             offset: AtomicU64::new(0),
+            kernel_drops: AtomicU64::new(0),
         }
     }
 

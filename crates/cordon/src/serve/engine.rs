@@ -1,0 +1,388 @@
+//! The engine: one thread that takes the collectors' batches, runs them through the same
+//! stages as `cordon scan` (names → attribute → aggregate → judge) and applies each
+//! second's result to the store in one transaction.
+//!
+//! **Same engine, same answers.** A tick is a small scan: its observations go through a
+//! [`Worker`] (attribution, aggregation, indicator matching), the scan's record builder
+//! ([`Report`]) and the [`Judge`], exactly as a file scan's do; the store then adds the
+//! tick's exposures to the totals. Each tick is judged by one snapshot, taken when the tick
+//! starts, so a reload never gives a half-old, half-new answer.
+//!
+//! **Bounded.** Each collector's queue holds at most its `queue` batches ([`Queue`]); past
+//! that a UDP collector drops the batch and counts it, and a follower waits (its file keeps
+//! the data). Names from DNS and TLS persist across ticks (an answer comes before the flows
+//! it names) up to [`MAX_NAMES`] addresses, then start afresh (counted).
+
+use super::config::AlertConfig;
+use super::stats::{now_ms, CollectorStats, DropReason};
+use super::store::{Store, Tick};
+use crate::judge::Judge;
+use crate::scan::names::{Budget, NameIndex};
+use crate::scan::output::Report;
+use crate::scan::worker::Worker;
+use crate::snapshot::Current;
+use cordon_wire::{Observation, Sink};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Addresses and connection ids with names kept across ticks.
+pub const MAX_NAMES: usize = 1_000_000;
+
+/// Observations taken into one tick at most; a tick closes early past this.
+pub const MAX_TICK_OBSERVATIONS: usize = 2_000_000;
+
+/// A decoded batch from one collector.
+pub struct Ingest {
+    pub collector: usize,
+    pub observations: Vec<Observation>,
+    /// The collector's state after this batch (templates, offsets), stored with the tick.
+    pub state: Option<Vec<u8>>,
+    pub queued_ms: i64,
+}
+
+pub enum Msg {
+    Ingest(Ingest),
+    /// Apply what has been received now, then answer (tests, shutdown of a collector).
+    Flush(std::sync::mpsc::SyncSender<()>),
+}
+
+/// A collector's end of the engine's channel, with its own bound.
+#[derive(Clone)]
+pub struct Queue {
+    tx: Sender<Msg>,
+    pub stats: Arc<CollectorStats>,
+    index: usize,
+    cap: i64,
+}
+
+impl Queue {
+    pub fn new(tx: Sender<Msg>, stats: Arc<CollectorStats>, index: usize, cap: usize) -> Queue {
+        Queue {
+            tx,
+            stats,
+            index,
+            cap: cap.max(1) as i64,
+        }
+    }
+
+    fn push(&self, observations: Vec<Observation>, state: Option<Vec<u8>>) -> bool {
+        let now = now_ms();
+        self.stats.last_queued_ms.store(now, Relaxed);
+        let msg = Msg::Ingest(Ingest {
+            collector: self.index,
+            observations,
+            state,
+            queued_ms: now,
+        });
+        if self.tx.send(msg).is_err() {
+            self.stats.queue_depth.fetch_sub(1, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Queues a batch unless the queue is full; a dropped batch is counted, observation by
+    /// observation. Returns whether it was queued.
+    pub fn try_send(&self, observations: Vec<Observation>, state: Option<Vec<u8>>) -> bool {
+        let n = observations.len() as u64;
+        if self.stats.queue_depth.fetch_add(1, Relaxed) >= self.cap {
+            self.stats.queue_depth.fetch_sub(1, Relaxed);
+            self.stats.dropped(DropReason::QueueFull, n);
+            return false;
+        }
+        self.stats.flows_received.fetch_add(n, Relaxed);
+        self.push(observations, state)
+    }
+
+    /// Queues a batch, waiting while the queue is full (followers: the file keeps the
+    /// data). Gives up when `stop` is set.
+    pub fn send_wait(
+        &self,
+        observations: Vec<Observation>,
+        state: Option<Vec<u8>>,
+        stop: &AtomicBool,
+    ) -> bool {
+        while self.stats.queue_depth.load(Relaxed) >= self.cap {
+            if stop.load(Relaxed) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.stats
+            .flows_received
+            .fetch_add(observations.len() as u64, Relaxed);
+        self.stats.queue_depth.fetch_add(1, Relaxed);
+        self.push(observations, state)
+    }
+}
+
+/// The engine's own counters (`/metrics`, `/api/v1/status`).
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub ticks: AtomicU64,
+    pub observations: AtomicU64,
+    pub flows: AtomicU64,
+    pub exposures_written: AtomicU64,
+    pub findings_new: AtomicU64,
+    pub findings_reopened: AtomicU64,
+    pub alerts_queued: AtomicU64,
+    pub store_errors: AtomicU64,
+    pub names_reset: AtomicU64,
+    pub snapshot_generation: AtomicU64,
+    /// Milliseconds the last tick took, from taking its first batch to its commit.
+    pub last_tick_ms: AtomicU64,
+}
+
+pub struct Engine {
+    pub current: Arc<Current>,
+    pub store: Store,
+    pub dests: Vec<AlertConfig>,
+    pub collectors: Vec<Arc<CollectorStats>>,
+    pub stats: Arc<EngineStats>,
+    /// Wakes the alerter when a tick queued alerts.
+    pub alerts: Arc<tokio::sync::Notify>,
+    pub resolve_after: Duration,
+    pub retention_days: u32,
+    pub tick: Duration,
+    names: NameIndex,
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        current: Arc<Current>,
+        store: Store,
+        dests: Vec<AlertConfig>,
+        collectors: Vec<Arc<CollectorStats>>,
+        stats: Arc<EngineStats>,
+        alerts: Arc<tokio::sync::Notify>,
+        resolve_after: Duration,
+        retention_days: u32,
+    ) -> Engine {
+        Engine {
+            current,
+            store,
+            dests,
+            collectors,
+            stats,
+            alerts,
+            resolve_after,
+            retention_days,
+            tick: Duration::from_secs(1),
+            names: NameIndex::default(),
+        }
+    }
+
+    /// Runs until every sender is gone, applying a tick every [`Engine::tick`] (or sooner
+    /// when one is full). The last tick is applied before it returns.
+    pub fn run(mut self, rx: Receiver<Msg>) {
+        let mut pending: Vec<Ingest> = Vec::new();
+        let mut count = 0usize;
+        let mut tick_start = Instant::now();
+        let mut last_sweep = Instant::now() - Duration::from_secs(3600);
+        let mut waiting: Vec<std::sync::mpsc::SyncSender<()>> = Vec::new();
+        loop {
+            let left = self.tick.saturating_sub(tick_start.elapsed());
+            let got = rx.recv_timeout(left);
+            let mut closed = false;
+            match got {
+                Ok(Msg::Ingest(i)) => {
+                    let s = &self.collectors[i.collector];
+                    s.queue_depth.fetch_sub(1, Relaxed);
+                    s.last_taken_ms.store(now_ms(), Relaxed);
+                    count += i.observations.len();
+                    pending.push(i);
+                }
+                Ok(Msg::Flush(done)) => waiting.push(done),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => closed = true,
+            }
+            let due = tick_start.elapsed() >= self.tick
+                || count >= MAX_TICK_OBSERVATIONS
+                || !waiting.is_empty()
+                || closed;
+            if !due {
+                continue;
+            }
+            // A flush answers after everything queued before it is applied.
+            if !waiting.is_empty() {
+                while let Ok(m) = rx.try_recv() {
+                    match m {
+                        Msg::Ingest(i) => {
+                            let s = &self.collectors[i.collector];
+                            s.queue_depth.fetch_sub(1, Relaxed);
+                            s.last_taken_ms.store(now_ms(), Relaxed);
+                            pending.push(i);
+                        }
+                        Msg::Flush(d) => waiting.push(d),
+                    }
+                }
+            }
+            if !pending.is_empty() {
+                self.apply(std::mem::take(&mut pending));
+            }
+            count = 0;
+            tick_start = Instant::now();
+            if last_sweep.elapsed() >= Duration::from_secs(60) || !waiting.is_empty() {
+                self.sweep();
+                last_sweep = Instant::now();
+            }
+            for w in waiting.drain(..) {
+                let _ = w.send(());
+            }
+            if closed {
+                return;
+            }
+        }
+    }
+
+    /// Lifecycle and retention: findings quiet for `resolve_after` are resolved, old
+    /// buckets deleted.
+    fn sweep(&mut self) {
+        let now = now_ms();
+        if let Err(e) = self
+            .store
+            .resolve_quiet(now, self.resolve_after.as_millis() as i64)
+        {
+            self.stats.store_errors.fetch_add(1, Relaxed);
+            tracing::error!(error = %format!("{e:#}"), "cannot resolve quiet findings");
+        }
+        if let Err(e) = self.store.retain(now, self.retention_days) {
+            self.stats.store_errors.fetch_add(1, Relaxed);
+            tracing::error!(error = %format!("{e:#}"), "cannot apply retention");
+        }
+    }
+
+    /// One tick: the batches through the scan's stages, then one transaction.
+    fn apply(&mut self, batches: Vec<Ingest>) {
+        let started = Instant::now();
+        let snap = self.current.get();
+        self.stats
+            .snapshot_generation
+            .store(snap.generation, Relaxed);
+        // Names first: a DNS answer or TLS name of this tick names its flows.
+        let intel = &snap.intel;
+        let budget = Budget::new(usize::MAX);
+        for b in &batches {
+            for obs in &b.observations {
+                match obs {
+                    Observation::Dns(d) => {
+                        let matters = |ip: IpAddr, chain: &[&str]| {
+                            (match ip {
+                                IpAddr::V4(a) => intel.may_be_of_concern_v4(u32::from(a)),
+                                IpAddr::V6(_) => true,
+                            }) || chain.iter().any(|n| intel.lookup_domain(n).is_some())
+                        };
+                        self.names.add_dns_within(d, &matters, &budget)
+                    }
+                    Observation::Name(n) => self.names.add_server_name(n),
+                    _ => {}
+                }
+            }
+        }
+        let mut states: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut observations = 0u64;
+        let mut worker = Worker::new(
+            &snap.intel,
+            &self.names,
+            &snap.internal,
+            snap.matcher(),
+            false,
+        );
+        for b in batches {
+            let n = b.observations.len() as u64;
+            observations += n;
+            self.collectors[b.collector]
+                .flows_ingested
+                .fetch_add(n, Relaxed);
+            for obs in b.observations {
+                worker.observe(obs);
+            }
+            if let Some(s) = b.state {
+                let name = &self.collectors[b.collector].name;
+                match states.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = s,
+                    None => states.push((name.clone(), s)),
+                }
+            }
+        }
+        worker.flush();
+        let Worker {
+            agg,
+            matcher,
+            counters,
+            ..
+        } = worker;
+        let now = now_ms();
+        let stamp = crate::date::rfc3339_micros(now * 1000);
+        let today = now.div_euclid(86_400_000);
+        let mut report = Report::build(&snap.intel, &agg, Vec::new(), Vec::new(), false, stamp);
+        report.indicator_matches = matcher.map(|m| m.finish()).unwrap_or_default();
+        let judge = Judge::new(&snap.judge, today);
+        let judged = judge.scan(
+            report.exposure_facts(),
+            &report.devices,
+            &report.indicator_matches,
+        );
+        let mut tick = Tick {
+            now_ms: now,
+            states,
+            ..Tick::default()
+        };
+        let collect = |e: &[crate::model::Exposure],
+                       d: &[crate::model::Device],
+                       m: &[crate::model::IndicatorMatch],
+                       f: &[crate::model::Finding]| {
+            (e.to_vec(), d.to_vec(), m.to_vec(), f.to_vec())
+        };
+        let _ = report.for_each_batch(&judge, &judged, collect, |(e, d, m, f)| {
+            tick.exposures.extend(e);
+            tick.devices.extend(d);
+            tick.matches.extend(m);
+            tick.findings.extend(f);
+            Ok(())
+        });
+        drop(judged);
+        drop(report);
+        let flows = counters.flows_attributed + counters.flows_counted_only;
+        match self.store.apply(&tick, &self.dests) {
+            Ok(a) => {
+                self.stats.findings_new.fetch_add(a.new, Relaxed);
+                self.stats.findings_reopened.fetch_add(a.reopened, Relaxed);
+                self.stats.alerts_queued.fetch_add(a.alerts, Relaxed);
+                if a.alerts > 0 {
+                    self.alerts.notify_one();
+                }
+                if a.new + a.reopened > 0 {
+                    tracing::info!(
+                        new = a.new,
+                        reopened = a.reopened,
+                        alerts = a.alerts,
+                        "findings changed"
+                    );
+                }
+            }
+            Err(e) => {
+                self.stats.store_errors.fetch_add(1, Relaxed);
+                tracing::error!(error = %format!("{e:#}"), "cannot write the tick to the store");
+            }
+        }
+        self.stats
+            .exposures_written
+            .fetch_add(tick.exposures.len() as u64, Relaxed);
+        self.stats.observations.fetch_add(observations, Relaxed);
+        self.stats.flows.fetch_add(flows, Relaxed);
+        self.stats.ticks.fetch_add(1, Relaxed);
+        if self.names.len() > MAX_NAMES {
+            self.names = NameIndex::default();
+            self.stats.names_reset.fetch_add(1, Relaxed);
+            tracing::warn!(max = MAX_NAMES, "name index full: starting afresh");
+        }
+        self.stats
+            .last_tick_ms
+            .store(started.elapsed().as_millis() as u64, Relaxed);
+    }
+}
