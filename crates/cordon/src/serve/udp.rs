@@ -103,7 +103,13 @@ impl Decoder {
                     d.templates = t;
                     d.generation = d.templates.generation;
                 }
-                Ok(t) => warning = Some(format!("stored templates have version {}, not {}: not used", t.version, Templates::VERSION)),
+                Ok(t) => {
+                    warning = Some(format!(
+                        "stored templates have version {}, not {}: not used",
+                        t.version,
+                        Templates::VERSION
+                    ))
+                }
                 Err(e) => warning = Some(format!("stored templates not used: {e}")),
             }
         }
@@ -166,9 +172,11 @@ impl Templates {
     pub const VERSION: u32 = 1;
 
     fn scope(&mut self, exporter: std::net::IpAddr, v: u16, domain: u32) -> &mut ScopeTemplates {
-        let i = match self.scopes.iter().position(|s| {
-            s.exporter == exporter && s.export_version == v && s.domain == domain
-        }) {
+        let i = match self
+            .scopes
+            .iter()
+            .position(|s| s.exporter == exporter && s.export_version == v && s.domain == domain)
+        {
             Some(i) => i,
             None => {
                 self.scopes.push(ScopeTemplates {
@@ -184,10 +192,22 @@ impl Templates {
     }
 
     /// Keeps (or replaces) a record; bumps the generation when its bytes are new.
-    fn keep(&mut self, exporter: std::net::IpAddr, v: u16, domain: u32, kind: u16, id: u16, bytes: &[u8]) {
+    fn keep(
+        &mut self,
+        exporter: std::net::IpAddr,
+        v: u16,
+        domain: u32,
+        kind: u16,
+        id: u16,
+        bytes: &[u8],
+    ) {
         let total = self.records;
         let scope = self.scope(exporter, v, domain);
-        if let Some(slot) = scope.sets.iter_mut().find(|(k, i, _)| *k == kind && *i == id) {
+        if let Some(slot) = scope
+            .sets
+            .iter_mut()
+            .find(|(k, i, _)| *k == kind && *i == id)
+        {
             if slot.2 != bytes {
                 slot.2 = bytes.to_vec();
                 self.generation += 1;
@@ -202,7 +222,13 @@ impl Templates {
         self.generation += 1;
     }
 
-    fn is_options_template(&self, exporter: std::net::IpAddr, v: u16, domain: u32, id: u16) -> bool {
+    fn is_options_template(
+        &self,
+        exporter: std::net::IpAddr,
+        v: u16,
+        domain: u32,
+        id: u16,
+    ) -> bool {
         let opt = if v == 9 { 1 } else { 3 };
         self.scopes.iter().any(|s| {
             s.exporter == exporter
@@ -216,7 +242,8 @@ impl Templates {
     /// one is left to the decoder to report).
     pub fn learn(&mut self, exporter: std::net::IpAddr, d: &[u8]) {
         self.version = Self::VERSION;
-        let be16 = |b: &[u8], at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
+        let be16 =
+            |b: &[u8], at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]));
         let Some(v) = be16(d, 0) else { return };
         let (head, domain) = match v {
             9 if d.len() >= 20 => (20, u32::from_be_bytes([d[16], d[17], d[18], d[19]])),
@@ -252,7 +279,11 @@ impl Templates {
     pub fn datagrams(&self) -> Vec<(std::net::IpAddr, Vec<u8>)> {
         let mut out = Vec::new();
         for s in &self.scopes {
-            let (tmpl, opt) = if s.export_version == 9 { (0, 1) } else { (2, 3) };
+            let (tmpl, opt) = if s.export_version == 9 {
+                (0, 1)
+            } else {
+                (2, 3)
+            };
             let order = s
                 .sets
                 .iter()
@@ -285,7 +316,10 @@ impl Templates {
 
 /// The length of the template record at the start of `b` (`None`: none there).
 fn record_len(v: u16, set: u16, b: &[u8]) -> Option<usize> {
-    let be16 = |at: usize| b.get(at..at + 2).map(|x| u16::from_be_bytes([x[0], x[1]]) as usize);
+    let be16 = |at: usize| {
+        b.get(at..at + 2)
+            .map(|x| u16::from_be_bytes([x[0], x[1]]) as usize)
+    };
     let n = match (v, set) {
         // v9 template: id, count, count × (type, length).
         (9, 0) => 4 + 4 * be16(2)?,
@@ -406,5 +440,96 @@ fn looks_undecodable(p: Protocol, payload: &[u8]) -> bool {
     match p {
         Protocol::NetFlow => !netflow::looks_like_export(payload),
         Protocol::SFlow => !sflow::looks_like_sflow(payload),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cordon_wire::VecSink;
+
+    /// A NetFlow v9 datagram: a template (id 300: IPv4 src, dst, bytes) and one data
+    /// record for it, from source id 7.
+    fn v9(with_template: bool) -> Vec<u8> {
+        let mut d = vec![
+            0, 9, 0, 2, 0, 0, 0, 1, 0x69, 0x30, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7,
+        ];
+        if with_template {
+            d.extend_from_slice(&[
+                0, 0, 0, 20, 1, 44, 0, 3, 0, 8, 0, 4, 0, 12, 0, 4, 0, 1, 0, 4,
+            ]);
+        }
+        d.extend_from_slice(&[1, 44, 0, 16, 10, 0, 0, 5, 47, 88, 1, 2, 0, 0, 5, 220]);
+        d
+    }
+
+    fn flows(dec: &mut Decoder, d: &[u8]) -> Vec<cordon_wire::Observation> {
+        let mut sink = VecSink::default();
+        dec.datagram("127.0.0.1:9".parse().unwrap(), d, 0, &mut sink);
+        sink.observations
+    }
+
+    #[test]
+    fn stored_templates_decode_data_at_once_after_a_restart() {
+        let (mut a, w) = Decoder::new(Protocol::NetFlow, None);
+        assert!(w.is_none());
+        let first = flows(&mut a, &v9(true));
+        assert_eq!(first.len(), 1, "{first:?}");
+        let state = a.changed_state().expect("the template changed the state");
+        assert_eq!(a.changed_state(), None, "unchanged since");
+        // Data alone changes nothing.
+        let _ = flows(&mut a, &v9(false));
+        assert_eq!(a.changed_state(), None);
+        // A fresh decoder without the state cannot decode the data; with it, it can, and
+        // gives the same flow.
+        let (mut cold, _) = Decoder::new(Protocol::NetFlow, None);
+        assert!(flows(&mut cold, &v9(false)).is_empty());
+        let (mut b, w) = Decoder::new(Protocol::NetFlow, Some(&state));
+        assert!(w.is_none(), "{w:?}");
+        assert_eq!(flows(&mut b, &v9(false)), first);
+        // Learning the same template again is not a change.
+        let _ = flows(&mut b, &v9(true));
+        assert_eq!(b.changed_state(), None);
+    }
+
+    #[test]
+    fn a_damaged_state_is_set_aside_and_said_so() {
+        for bad in [&b"not json"[..], b"{\"version\": 99, \"scopes\": []}", b""] {
+            let (mut d, w) = Decoder::new(Protocol::NetFlow, Some(bad));
+            assert!(w.is_some(), "{bad:?}");
+            assert!(flows(&mut d, &v9(false)).is_empty());
+            assert_eq!(flows(&mut d, &v9(true)).len(), 1);
+        }
+    }
+
+    #[test]
+    fn hostile_datagrams_never_panic_the_template_keeper() {
+        let good = v9(true);
+        let mut t = Templates::default();
+        for cut in 0..good.len() {
+            t.learn("127.0.0.1".parse().unwrap(), &good[..cut]);
+        }
+        // Byte flips from a small deterministic generator.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut d = good.clone();
+            for _ in 0..3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % d.len();
+                d[i] = (x >> 32) as u8;
+            }
+            t.learn("127.0.0.1".parse().unwrap(), &d);
+        }
+        assert!(t.records <= MAX_TEMPLATES);
+        for s in &t.scopes {
+            assert!(s.sets.len() <= MAX_SCOPE_TEMPLATES);
+        }
+        // Whatever was kept replays without panicking.
+        let mut c = netflow::Collector::new();
+        for (ip, d) in t.datagrams() {
+            c.datagram(ip, &d, 0, &mut VecSink::default());
+        }
     }
 }
