@@ -1120,9 +1120,9 @@ fn udp_payloads(file: &[u8]) -> Vec<Vec<u8>> {
 
 /// nfdump's flow count in one of the corpus answer files (CSV lines before `Summary`).
 fn nfdump_flows(corpus: &Path, group: &str) -> u64 {
-    let text = std::fs::read_to_string(
-        corpus.join(format!("netflow/nfdump-decoded/akvorado-{group}.nfdump.csv")),
-    )
+    let text = std::fs::read_to_string(corpus.join(format!(
+        "netflow/nfdump-decoded/akvorado-{group}.nfdump.csv"
+    )))
     .unwrap();
     text.lines()
         .skip(1)
@@ -1138,14 +1138,28 @@ fn real_exporters_templates_survive_a_kill_and_match_nfdump() {
     // (nfdump group, template files, data files)
     let groups: &[(&str, &[&str], &[&str])] = &[
         ("v9-template+data", &["template.pcap"], &["data.pcap"]),
-        ("v9-samplingrate", &["samplingrate-template.pcap"], &["samplingrate-data.pcap"]),
+        (
+            "v9-samplingrate",
+            &["samplingrate-template.pcap"],
+            &["samplingrate-data.pcap"],
+        ),
         (
             "v9-multisampling",
-            &["multiplesamplingrates-options-template.pcap", "multiplesamplingrates-template.pcap"],
-            &["multiplesamplingrates-options-data.pcap", "multiplesamplingrates-data.pcap"],
+            &[
+                "multiplesamplingrates-options-template.pcap",
+                "multiplesamplingrates-template.pcap",
+            ],
+            &[
+                "multiplesamplingrates-options-data.pcap",
+                "multiplesamplingrates-data.pcap",
+            ],
         ),
         ("v9-icmp", &["icmp-template.pcap"], &["icmp-data.pcap"]),
-        ("ipfixprobe", &["ipfixprobe-templates.pcap"], &["ipfixprobe-data.pcap"]),
+        (
+            "ipfixprobe",
+            &["ipfixprobe-templates.pcap"],
+            &["ipfixprobe-data.pcap"],
+        ),
     ];
     let dir = temp_dir("corpus");
     let sflow = free_udp_port();
@@ -1163,7 +1177,9 @@ fn real_exporters_templates_survive_a_kill_and_match_nfdump() {
     // Templates arrive (icmp-template.pcap carries two data records too), then the daemon
     // is killed before the data files.
     std::thread::sleep(Duration::from_millis(1500));
-    let before = d.status()["collectors"][0]["flows_received"].as_u64().unwrap();
+    let before = d.status()["collectors"][0]["flows_received"]
+        .as_u64()
+        .unwrap();
     d.kill9();
     d.spawn();
     let mut want = 0;
@@ -1180,7 +1196,11 @@ fn real_exporters_templates_survive_a_kill_and_match_nfdump() {
         want,
         "flows decoded before and after the restart vs nfdump: {s}"
     );
-    assert_eq!(nfc["anomalies"].get("missing"), None, "no data set waited for a template: {s}");
+    assert_eq!(
+        nfc["anomalies"].get("missing"),
+        None,
+        "no data set waited for a template: {s}"
+    );
     // sFlow: one real datagram, one flow.
     let u = UdpSocket::bind("127.0.0.1:0").unwrap();
     for p in read("sflow-data-sflow-ipv4-data.pcap") {
