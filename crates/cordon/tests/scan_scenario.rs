@@ -301,22 +301,6 @@ fn flow_table() {
 // ---------------------------------------------------------------------------------------
 // NetFlow v9 and IPFIX exports of office.pcap, made by softflowd on loopback
 
-fn installed(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// nfdump's totals (flows, bytes) from the `Summary` trailer of `nfdump -o csv`.
 fn nfdump_totals(csv: &str) -> (u64, u64) {
     let mut lines = csv.lines().skip_while(|l| *l != "Summary").skip(2);
@@ -377,7 +361,7 @@ fn softflowd_export(version: &str) -> (Vec<Vec<u8>>, (u64, u64)) {
         .unwrap();
     let port = sock.local_addr().unwrap().port();
     let nf_port = loop {
-        let p = free_udp_port();
+        let p = common::free_udp_port();
         if p != port {
             break p;
         }
@@ -445,7 +429,7 @@ fn softflowd_export(version: &str) -> (Vec<Vec<u8>>, (u64, u64)) {
 
 fn exports(version: &str, port: u16) {
     for tool in ["softflowd", "nfcapd", "nfdump"] {
-        if !installed(tool) {
+        if !common::installed(tool) {
             common::skip(&format!(
                 "skipping: {tool} not installed (apt-get install -y softflowd nfdump)"
             ));

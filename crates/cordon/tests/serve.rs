@@ -34,22 +34,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn installed(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -217,7 +201,7 @@ impl Daemon {
     /// Writes a configuration into `dir` (kept across restarts) and starts the daemon.
     fn start(dir: &Path, extra: &str, queue: usize) -> Daemon {
         let http = free_tcp_port();
-        let netflow = free_udp_port();
+        let netflow = common::free_udp_port();
         let config = dir.join("cordon.toml");
         std::fs::write(
             &config,
@@ -337,7 +321,7 @@ impl Drop for Daemon {
 
 /// softflowd reads office.pcap and exports to a socket this test binds; the datagrams.
 fn softflowd_datagrams(version: &str) -> Option<Vec<Vec<u8>>> {
-    if !installed("softflowd") {
+    if !common::installed("softflowd") {
         common::skip("skipping: softflowd not installed (apt-get install -y softflowd)");
         return None;
     }
@@ -1162,7 +1146,7 @@ fn real_exporters_templates_survive_a_kill_and_match_nfdump() {
         ),
     ];
     let dir = temp_dir("corpus");
-    let sflow = free_udp_port();
+    let sflow = common::free_udp_port();
     let mut d = Daemon::start(
         &dir,
         &format!("[[collect.sflow]]\nlisten = \"127.0.0.1:{sflow}\"\n"),

@@ -43,23 +43,42 @@ pub struct Ingest {
     pub queued_ms: i64,
 }
 
-pub enum Msg {
-    Ingest(Ingest),
-    /// Apply what has been received now, then answer (tests, shutdown of a collector).
-    Flush(std::sync::mpsc::SyncSender<()>),
+/// What a collector's decoder gives, gathered for the queue: observations kept, anomalies
+/// counted by kind on the collector.
+pub struct Batch<'s> {
+    pub obs: Vec<Observation>,
+    stats: &'s CollectorStats,
+}
+
+impl<'s> Batch<'s> {
+    pub fn new(stats: &'s CollectorStats, capacity: usize) -> Batch<'s> {
+        Batch {
+            obs: Vec::with_capacity(capacity),
+            stats,
+        }
+    }
+}
+
+impl Sink for Batch<'_> {
+    fn observe(&mut self, o: Observation) {
+        self.obs.push(o);
+    }
+    fn anomaly(&mut self, a: cordon_wire::Anomaly) {
+        self.stats.anomaly(a.kind.as_str(), 1);
+    }
 }
 
 /// A collector's end of the engine's channel, with its own bound.
 #[derive(Clone)]
 pub struct Queue {
-    tx: Sender<Msg>,
+    tx: Sender<Ingest>,
     pub stats: Arc<CollectorStats>,
     index: usize,
     cap: i64,
 }
 
 impl Queue {
-    pub fn new(tx: Sender<Msg>, stats: Arc<CollectorStats>, index: usize, cap: usize) -> Queue {
+    pub fn new(tx: Sender<Ingest>, stats: Arc<CollectorStats>, index: usize, cap: usize) -> Queue {
         Queue {
             tx,
             stats,
@@ -69,14 +88,12 @@ impl Queue {
     }
 
     fn push(&self, observations: Vec<Observation>, state: Option<Vec<u8>>) -> bool {
-        let now = now_ms();
-        self.stats.last_queued_ms.store(now, Relaxed);
-        let msg = Msg::Ingest(Ingest {
+        let msg = Ingest {
             collector: self.index,
             observations,
             state,
-            queued_ms: now,
-        });
+            queued_ms: now_ms(),
+        };
         if self.tx.send(msg).is_err() {
             self.stats.queue_depth.fetch_sub(1, Relaxed);
             return false;
@@ -178,60 +195,36 @@ impl Engine {
 
     /// Runs until every sender is gone, applying a tick every [`Engine::tick`] (or sooner
     /// when one is full). The last tick is applied before it returns.
-    pub fn run(mut self, rx: Receiver<Msg>) {
+    pub fn run(mut self, rx: Receiver<Ingest>) {
         let mut pending: Vec<Ingest> = Vec::new();
         let mut count = 0usize;
         let mut tick_start = Instant::now();
         let mut last_sweep = Instant::now() - Duration::from_secs(3600);
-        let mut waiting: Vec<std::sync::mpsc::SyncSender<()>> = Vec::new();
         loop {
             let left = self.tick.saturating_sub(tick_start.elapsed());
-            let got = rx.recv_timeout(left);
-            let mut closed = false;
-            match got {
-                Ok(Msg::Ingest(i)) => {
+            let closed = match rx.recv_timeout(left) {
+                Ok(i) => {
                     let s = &self.collectors[i.collector];
                     s.queue_depth.fetch_sub(1, Relaxed);
-                    s.last_taken_ms.store(now_ms(), Relaxed);
+                    s.taken_queued_ms.store(i.queued_ms, Relaxed);
                     count += i.observations.len();
                     pending.push(i);
+                    false
                 }
-                Ok(Msg::Flush(done)) => waiting.push(done),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => closed = true,
-            }
-            let due = tick_start.elapsed() >= self.tick
-                || count >= MAX_TICK_OBSERVATIONS
-                || !waiting.is_empty()
-                || closed;
-            if !due {
+                Err(RecvTimeoutError::Timeout) => false,
+                Err(RecvTimeoutError::Disconnected) => true,
+            };
+            if !(closed || count >= MAX_TICK_OBSERVATIONS || tick_start.elapsed() >= self.tick) {
                 continue;
-            }
-            // A flush answers after everything queued before it is applied.
-            if !waiting.is_empty() {
-                while let Ok(m) = rx.try_recv() {
-                    match m {
-                        Msg::Ingest(i) => {
-                            let s = &self.collectors[i.collector];
-                            s.queue_depth.fetch_sub(1, Relaxed);
-                            s.last_taken_ms.store(now_ms(), Relaxed);
-                            pending.push(i);
-                        }
-                        Msg::Flush(d) => waiting.push(d),
-                    }
-                }
             }
             if !pending.is_empty() {
                 self.apply(std::mem::take(&mut pending));
             }
             count = 0;
             tick_start = Instant::now();
-            if last_sweep.elapsed() >= Duration::from_secs(60) || !waiting.is_empty() {
+            if last_sweep.elapsed() >= Duration::from_secs(60) {
                 self.sweep();
                 last_sweep = Instant::now();
-            }
-            for w in waiting.drain(..) {
-                let _ = w.send(());
             }
             if closed {
                 return;

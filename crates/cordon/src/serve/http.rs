@@ -13,7 +13,7 @@ use super::engine::EngineStats;
 use super::stats::{lock, now_ms, CollectorStats, DestinationStats};
 use crate::snapshot::Current;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -589,7 +589,7 @@ async fn trend(
                 "findings": r.get::<_, i64>(3)?,
             }))
         })?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>()?;
+        let out = rows.collect::<Result<Vec<_>, _>>()?;
         let mut st = c.prepare(
             "SELECT hour / 86400, grp, SUM(flows), SUM(bytes_out), SUM(bytes_in) FROM exposure_hour
              WHERE hour >= ?1 GROUP BY hour / 86400, grp ORDER BY 1, 2",
@@ -606,7 +606,6 @@ async fn trend(
                 }))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        out.shrink_to_fit();
         Ok(json!({"findings": out, "traffic": traffic}))
     })
     .await?;
@@ -642,7 +641,7 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-async fn metrics(State(app): State<Shared>, _h: HeaderMap) -> Result<Response, ApiError> {
+async fn metrics(State(app): State<Shared>) -> Result<Response, ApiError> {
     let counts = with_db(&app, |c| {
         let mut st = c.prepare("SELECT severity, status, COUNT(*) FROM finding GROUP BY 1, 2")?;
         let rows = st

@@ -71,7 +71,7 @@ pub fn render(app: &App, findings: &[(String, String, i64)], exposures: i64) -> 
             c.units_received.load(Relaxed),
         );
     }
-    o.family("cordon_records_dropped_total", "counter", "Records dropped, by reason (queue-full: the engine could not keep up; undecodable; kernel: the socket buffer overflowed).");
+    o.family("cordon_records_dropped_total", "counter", "Records dropped, by reason (queue-full: the engine could not keep up; undecodable: a datagram that is not an export). Kernel drops are cordon_datagrams_dropped_kernel_total.");
     for c in &app.collectors {
         for reason in ["queue-full", "undecodable"] {
             let n = c

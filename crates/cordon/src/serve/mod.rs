@@ -30,7 +30,7 @@ use crate::snapshot::Current;
 use crate::Outcome;
 use anyhow::{Context, Result};
 use config::Config;
-use engine::{Engine, EngineStats, Msg, Queue};
+use engine::{Engine, EngineStats, Ingest, Queue};
 use stats::{lock, CollectorStats, DestinationStats};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -144,7 +144,7 @@ async fn serve(cfg: Config, config_path: PathBuf) -> Result<()> {
 
     // Collectors: sockets bound and state read before anything runs.
     let plan = plan(&cfg);
-    let (tx, rx) = mpsc::channel::<Msg>();
+    let (tx, rx) = mpsc::channel::<Ingest>();
     let stop = Arc::new(AtomicBool::new(false));
     let mut collector_stats: Vec<Arc<CollectorStats>> = Vec::new();
     let mut threads = Vec::new();
@@ -350,18 +350,9 @@ fn reload_snapshot(
 
 /// Polls a follower until `stop`, handing its batches and offsets to the engine.
 fn follow_loop(mut f: follow::Follower, queue: Queue, every: Duration, stop: Arc<AtomicBool>) {
-    struct Collect(Vec<cordon_wire::Observation>, Arc<CollectorStats>);
-    impl cordon_wire::Sink for Collect {
-        fn observe(&mut self, o: cordon_wire::Observation) {
-            self.0.push(o);
-        }
-        fn anomaly(&mut self, a: cordon_wire::Anomaly) {
-            self.1.anomaly(a.kind.as_str(), 1);
-        }
-    }
     let mut last_state = f.state();
     while !stop.load(Relaxed) {
-        let mut sink = Collect(Vec::new(), queue.stats.clone());
+        let mut sink = engine::Batch::new(&queue.stats, 0);
         let p = f.poll(&mut sink);
         let state = f.state();
         let name = &queue.stats.name;
@@ -376,9 +367,9 @@ fn follow_loop(mut f: follow::Follower, queue: Queue, every: Duration, stop: Arc
             queue.stats.offset.fetch_add(p.bytes, Relaxed);
             queue.stats.last_received_ms.store(stats::now_ms(), Relaxed);
         }
-        if state != last_state || !sink.0.is_empty() {
+        if state != last_state || !sink.obs.is_empty() {
             let blob = serde_json::to_vec(&state).ok();
-            if !queue.send_wait(sink.0, blob, &stop) {
+            if !queue.send_wait(sink.obs, blob, &stop) {
                 break;
             }
             last_state = state;

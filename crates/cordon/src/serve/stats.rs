@@ -41,10 +41,11 @@ pub struct CollectorStats {
     anomalies: Mutex<BTreeMap<&'static str, u64>>,
     /// Batches waiting in the queue.
     pub queue_depth: AtomicI64,
-    /// Unix milliseconds at which the batch the engine took last was queued, and when it
-    /// took it: the lag is how long the oldest waiting record has waited.
-    pub last_queued_ms: AtomicI64,
-    pub last_taken_ms: AtomicI64,
+    /// Unix milliseconds at which the batch the engine took last was queued (0: none
+    /// taken yet): every waiting batch was queued after it.
+    pub taken_queued_ms: AtomicI64,
+    /// Unix milliseconds at start, the lag's floor before any batch was taken.
+    started_ms: i64,
     /// Unix milliseconds of the last unit received (0: none yet).
     pub last_received_ms: AtomicI64,
     /// Follower: bytes of complete lines read since start.
@@ -65,8 +66,8 @@ impl CollectorStats {
             dropped: Mutex::new(BTreeMap::new()),
             anomalies: Mutex::new(BTreeMap::new()),
             queue_depth: AtomicI64::new(0),
-            last_queued_ms: AtomicI64::new(0),
-            last_taken_ms: AtomicI64::new(0),
+            taken_queued_ms: AtomicI64::new(0),
+            started_ms: now_ms(),
             last_received_ms: AtomicI64::new(0),
             offset: AtomicU64::new(0),
             kernel_drops: AtomicU64::new(0),
@@ -103,16 +104,17 @@ impl CollectorStats {
             .collect()
     }
 
-    /// Seconds the oldest waiting batch has waited (0 with an empty queue).
+    /// How long the oldest waiting batch has waited, at most (0 with an empty queue): it
+    /// was queued after the batch the engine took last.
     pub fn lag_seconds(&self, now_ms: i64) -> f64 {
         if self.queue_depth.load(Relaxed) <= 0 {
             return 0.0;
         }
-        let taken = self.last_taken_ms.load(Relaxed);
-        let queued = self.last_queued_ms.load(Relaxed);
-        // The batch behind the one taken last was queued after it; it has waited at most
-        // since the engine last took one.
-        (now_ms - taken.max(queued)).max(0) as f64 / 1e3
+        let since = match self.taken_queued_ms.load(Relaxed) {
+            0 => self.started_ms,
+            t => t,
+        };
+        (now_ms - since).max(0) as f64 / 1e3
     }
 }
 

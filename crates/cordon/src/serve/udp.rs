@@ -7,9 +7,9 @@
 //! the next batch whenever they change, to be stored in the same transaction as the flows
 //! they decoded.
 
-use super::engine::Queue;
+use super::engine::{Batch, Queue};
 use super::stats::{now_ms, DropReason};
-use cordon_wire::{netflow, sflow, Anomaly, Observation, Sink};
+use cordon_wire::{netflow, sflow, Sink};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -58,21 +58,6 @@ fn set_rcvbuf(sock: &UdpSocket, bytes: usize) {
     }
 }
 
-/// Collects the observations of datagrams; counts anomalies by kind.
-struct Batch<'q> {
-    obs: Vec<Observation>,
-    queue: &'q Queue,
-}
-
-impl Sink for Batch<'_> {
-    fn observe(&mut self, o: Observation) {
-        self.obs.push(o);
-    }
-    fn anomaly(&mut self, a: Anomaly) {
-        self.queue.stats.anomaly(a.kind.as_str(), 1);
-    }
-}
-
 /// A running UDP collector's decoder state.
 pub struct Decoder {
     pub protocol: Protocol,
@@ -101,7 +86,7 @@ impl Decoder {
                         d.netflow.datagram(exporter, &payload, 0, &mut none);
                     }
                     d.templates = t;
-                    d.generation = d.templates.generation;
+                    d.templates.reindex();
                 }
                 Ok(t) => {
                     warning = Some(format!(
@@ -155,6 +140,10 @@ pub struct Templates {
     generation: u64,
     #[serde(skip)]
     records: usize,
+    /// (exporter, version, domain, template id) of the options templates: a data set of
+    /// one is options data, kept; any other data set is passed over with one lookup.
+    #[serde(skip)]
+    options: std::collections::HashSet<(std::net::IpAddr, u16, u32, u16)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -170,6 +159,19 @@ struct ScopeTemplates {
 
 impl Templates {
     pub const VERSION: u32 = 1;
+
+    /// The counts and the options-template index, after reading a stored state.
+    fn reindex(&mut self) {
+        self.records = self.scopes.iter().map(|s| s.sets.len()).sum();
+        self.options = (self.scopes.iter())
+            .flat_map(|s| {
+                let opt = if s.export_version == 9 { 1 } else { 3 };
+                (s.sets.iter())
+                    .filter(move |(k, _, _)| *k == opt)
+                    .map(move |(_, id, _)| (s.exporter, s.export_version, s.domain, *id))
+            })
+            .collect();
+    }
 
     fn scope(&mut self, exporter: std::net::IpAddr, v: u16, domain: u32) -> &mut ScopeTemplates {
         let i = match self
@@ -220,22 +222,9 @@ impl Templates {
         scope.sets.push((kind, id, bytes.to_vec()));
         self.records += 1;
         self.generation += 1;
-    }
-
-    fn is_options_template(
-        &self,
-        exporter: std::net::IpAddr,
-        v: u16,
-        domain: u32,
-        id: u16,
-    ) -> bool {
-        let opt = if v == 9 { 1 } else { 3 };
-        self.scopes.iter().any(|s| {
-            s.exporter == exporter
-                && s.export_version == v
-                && s.domain == domain
-                && s.sets.iter().any(|(k, i, _)| *k == opt && *i == id)
-        })
+        if kind == if v == 9 { 1 } else { 3 } {
+            self.options.insert((exporter, v, domain, id));
+        }
     }
 
     /// Takes the template records and options data of one export datagram (a malformed
@@ -266,7 +255,7 @@ impl Templates {
                         p += n;
                     }
                 }
-                (_, id) if id >= 256 && self.is_options_template(exporter, v, domain, id) => {
+                (_, id) if id >= 256 && self.options.contains(&(exporter, v, domain, id)) => {
                     self.keep(exporter, v, domain, id, id, body);
                 }
                 _ => {}
@@ -345,10 +334,7 @@ fn record_len(v: u16, set: u16, b: &[u8]) -> Option<usize> {
 /// Receives until `stop`; returns when the socket fails for good or `stop` is set.
 pub fn run(sock: UdpSocket, mut decoder: Decoder, queue: Queue, stop: Arc<AtomicBool>) {
     let mut buf = vec![0u8; 65_536];
-    let mut batch = Batch {
-        obs: Vec::with_capacity(BATCH),
-        queue: &queue,
-    };
+    let mut batch = Batch::new(&queue.stats, BATCH);
     let mut since = Instant::now();
     let mut datagrams: u64 = 0;
     // Templates that changed but whose batch was dropped wait for the next batch.
@@ -486,6 +472,7 @@ mod tests {
         assert!(flows(&mut cold, &v9(false)).is_empty());
         let (mut b, w) = Decoder::new(Protocol::NetFlow, Some(&state));
         assert!(w.is_none(), "{w:?}");
+        assert_eq!(b.templates.records, 1, "the caps count what was restored");
         assert_eq!(flows(&mut b, &v9(false)), first);
         // Learning the same template again is not a change.
         let _ = flows(&mut b, &v9(true));

@@ -39,3 +39,20 @@ pub fn skip(why: &str) {
     }
     eprintln!("{why}");
 }
+
+/// True when `tool` is on the PATH.
+pub fn installed(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success())
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind a UDP port on 127.0.0.1")
+}
