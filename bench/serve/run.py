@@ -380,6 +380,47 @@ class Sampler(threading.Thread):
         return self.series[-1]["rss_kb"] if self.series else None
 
 
+class Reloader(threading.Thread):
+    """POST /api/v1/reload every `every` seconds while the load runs: each swap's time as
+    cordon measured it (took_ms) and as the client saw it."""
+
+    def __init__(self, http, every):
+        super().__init__(daemon=True)
+        self.http, self.every = http, every
+        self.swaps = []
+        self.stop_ev = threading.Event()
+
+    def run(self):
+        while not self.stop_ev.wait(self.every):
+            t0 = time.monotonic()
+            row = {"at": round(t0, 2)}
+            try:
+                req = urllib.request.Request("http://%s/api/v1/reload" % self.http, data=b"", method="POST")
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    body = json.loads(r.read())
+                    row.update({"status": r.status, "took_ms": body.get("took_ms"),
+                                "generation": body.get("generation")})
+            except urllib.error.HTTPError as e:
+                row.update({"status": e.code, "error": e.read().decode(errors="replace")[:300]})
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                row.update({"status": None, "error": str(e)})
+            row["client_ms"] = round((time.monotonic() - t0) * 1000, 1)
+            self.swaps.append(row)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(35)
+
+    def summary(self):
+        ok = [r for r in self.swaps if r.get("status") == 200]
+        took = [r["took_ms"] for r in ok if r.get("took_ms") is not None]
+        return {"reloads": len(self.swaps), "ok": len(ok),
+                "took_ms_max": max(took) if took else None,
+                "took_ms_median": sorted(took)[len(took) // 2] if took else None,
+                "client_ms_max": max((r["client_ms"] for r in ok), default=None),
+                "generations": [r.get("generation") for r in ok]}
+
+
 def free_port(kind):
     s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
@@ -581,7 +622,13 @@ def run_cordon(cfg, rate, seconds, senders, tmp):
         cpu0 = cpu_seconds(proc.pid)
         samp = Sampler(proc.pid, cfg["sample_every"])
         samp.start()
+        rel = Reloader(http, cfg["reload_every"]) if cfg["reload_every"] else None
+        if rel:
+            rel.start()
         sent = send_rate(cfg, port, rate, seconds, senders)
+        if rel:
+            rel.stop()
+            row["reload"] = rel.summary()
         wait_drained(port)
         counts, settled = wait_cordon_settled(http)
         u = udp_socket(port)
@@ -712,6 +759,8 @@ def main():
     ap.add_argument("--queue", type=int, default=0, help="cordon [[collect.netflow]] queue (0: its default)")
     ap.add_argument("--rmem-max", type=int, default=0,
                     help="as root, raise net.core.rmem_max to this for the run and restore it after")
+    ap.add_argument("--reload-every", type=float, default=0.0,
+                    help="cordon: POST /api/v1/reload every this many seconds while sending")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--md", help="write the Markdown here too")
     ap.add_argument("--soak", type=float, help="seconds: one long cordon run at --rate, RSS once a second")
@@ -722,7 +771,7 @@ def main():
     a = ap.parse_args()
 
     cfg = {"ipfix": a.ipfix, "records": a.records, "pool": a.pool, "cordon": a.cordon,
-           "rcvbuf": a.rcvbuf, "queue": a.queue, "restamp": 5.0, "grace": 2.0, "sample_every": 0.5}
+           "rcvbuf": a.rcvbuf, "queue": a.queue, "reload_every": a.reload_every, "restamp": 5.0, "grace": 2.0, "sample_every": 0.5}
     per = parse_rate(a.per_sender)
 
     def nsend(rate):
@@ -810,6 +859,17 @@ def ladder(a, cfg, mach, nsend):
             nl, (" (cordon/nfcapd %.2f)" % (noloss["cordon"] / noloss["nfcapd"]))
             if "cordon" in noloss and "nfcapd" in noloss else ""), ""]
     lines += ["## Every run", ""] + md_rows(rows, cfg["records"]) + [""]
+    rl = [r for r in rows if r.get("reload")]
+    if rl:
+        lines += ["Reloads under load (POST /api/v1/reload every %g s while sending):" % cfg["reload_every"], ""]
+        lines += ["| target | run | reloads | accepted | swap median ms | swap max ms | client max ms | check |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in rl:
+            x = r["reload"]
+            lines.append("| %s | %d | %d | %d | %s | %s | %s | %s |" % (
+                fmt_rate(r["send"]["target_rate"]), r["run"], x["reloads"], x["ok"], x["took_ms_median"],
+                x["took_ms_max"], x["client_ms_max"], "ok" if (r.get("check") or {}).get("ok") else "no"))
+        lines.append("")
     senders = sorted({(r["send"]["target_rate"], r["send"]["senders"]) for r in rows})
     lines += ["Sender processes per rate: " + ", ".join("%s: %d" % (fmt_rate(t), n) for t, n in senders),
               "Sender CPU (s per run, all processes): " + ", ".join(
@@ -851,7 +911,13 @@ def soak(a, cfg, mach, nsend):
             load = loadavg()
             samp = Sampler(proc.pid, 1.0, extra)
             samp.start()
+            rel = Reloader(http, cfg["reload_every"]) if cfg["reload_every"] else None
+            if rel:
+                rel.start()
             sent = send_rate(cfg, port, rate, a.soak, nsend(rate))
+            if rel:
+                rel.stop()
+                res["reload"] = rel.summary()
             wait_drained(port)
             counts, settled = wait_cordon_settled(http)
             u = udp_socket(port)
@@ -883,8 +949,12 @@ def soak(a, cfg, mach, nsend):
                 mib(s[0]["rss_kb"] if s else None), mib(min(steady) if steady else None),
                 mib(max(steady) if steady else None), mib(s[-1]["rss_kb"] if s else None), " ".join(load)),
             "", "RSS series (1 s): %s (%d samples)" % (path, len(s)), ""]
-        res = {"machine": mach, "config": cfg, "argv": sys.argv, "send": sent, "status": counts,
-               "settled": settled, "kernel_dropped_datagrams": kd, "series": s}
+        if res.get("reload"):
+            rs = res["reload"]
+            lines += ["Reloads under load (POST /api/v1/reload every %g s): %d, %d accepted; swap (took_ms) median %s ms, max %s ms; client round trip max %s ms." % (
+                cfg["reload_every"], rs["reloads"], rs["ok"], rs["took_ms_median"], rs["took_ms_max"], rs["client_ms_max"]), ""]
+        res.update({"machine": mach, "config": cfg, "argv": sys.argv, "send": sent, "status": counts,
+               "settled": settled, "kernel_dropped_datagrams": kd, "series": s})
         text = "\n".join(lines)
         print(text)
         if a.md:

@@ -22,6 +22,15 @@ pub const MAX_ANOMALY_RECORDS: usize = 100;
 /// memory accesses overlap instead of waiting one after another (BENCHMARKS.md).
 pub const FLOW_BATCH: usize = 128;
 
+/// What a [`Worker`] has gathered, without the borrows it judges by.
+pub struct Gathered {
+    pub agg: Aggregator,
+    pub matcher: Option<Matcher>,
+    pub counters: Counters,
+    pub anomalies: Vec<Anomaly>,
+    flows_only: bool,
+}
+
 /// Attributes flows as they are decoded; keeps devices and the first anomalies.
 pub struct Worker<'a> {
     pub attr: Attributor<'a>,
@@ -53,6 +62,39 @@ impl<'a> Worker<'a> {
             batch: Vec::with_capacity(FLOW_BATCH),
             flows_only,
             counters: Counters::default(),
+        }
+    }
+
+    /// Attributes the buffered flows, then gives up the names and intel this worker
+    /// borrows, keeping what it has gathered: the daemon adds a tick's names to its index
+    /// after the flows taken earlier in the tick, and goes on with [`Worker::resume`].
+    pub fn suspend(mut self) -> Gathered {
+        self.flush();
+        Gathered {
+            agg: self.agg,
+            matcher: self.matcher,
+            counters: self.counters,
+            anomalies: self.anomalies,
+            flows_only: self.flows_only,
+        }
+    }
+
+    /// A worker that goes on from `gathered` with (possibly changed) names.
+    pub fn resume(
+        intel: &'a cordon_index::Intel,
+        names: &'a super::names::NameIndex,
+        internal: &'a Internal,
+        gathered: Gathered,
+    ) -> Worker<'a> {
+        Worker {
+            attr: Attributor::new(intel, names),
+            agg: gathered.agg,
+            internal,
+            anomalies: gathered.anomalies,
+            matcher: gathered.matcher,
+            batch: Vec::with_capacity(FLOW_BATCH),
+            flows_only: gathered.flows_only,
+            counters: gathered.counters,
         }
     }
 

@@ -8,6 +8,11 @@
 //! tick's exposures to the totals. Each tick is judged by one snapshot, taken when the tick
 //! starts, so a reload never gives a half-old, half-new answer.
 //!
+//! **Streaming.** A UDP collector's flows are attributed and aggregated as their batch
+//! arrives, so a tick holds aggregates (one row per exposure), not a second of flows; a
+//! follower's batches wait for the tick's end so the tick's DNS answers and TLS names name
+//! them first.
+//!
 //! **Bounded.** Each collector's queue holds at most its `queue` batches ([`Queue`]); past
 //! that a UDP collector drops the batch and counts it, and a follower waits (its file keeps
 //! the data). Names from DNS and TLS persist across ticks (an answer comes before the flows
@@ -149,7 +154,8 @@ pub struct EngineStats {
     pub store_errors: AtomicU64,
     pub names_reset: AtomicU64,
     pub snapshot_generation: AtomicU64,
-    /// Milliseconds the last tick took, from taking its first batch to its commit.
+    /// Milliseconds the last tick took, from taking its first batch to its commit (at
+    /// most about [`Engine::tick`] plus the tick's judging and write).
     pub last_tick_ms: AtomicU64,
 }
 
@@ -193,35 +199,12 @@ impl Engine {
         }
     }
 
-    /// Runs until every sender is gone, applying a tick every [`Engine::tick`] (or sooner
-    /// when one is full). The last tick is applied before it returns.
+    /// Runs until every sender is gone, applying a tick every [`Engine::tick`]. The last
+    /// tick is applied before it returns.
     pub fn run(mut self, rx: Receiver<Ingest>) {
-        let mut pending: Vec<Ingest> = Vec::new();
-        let mut count = 0usize;
-        let mut tick_start = Instant::now();
         let mut last_sweep = Instant::now() - Duration::from_secs(3600);
         loop {
-            let left = self.tick.saturating_sub(tick_start.elapsed());
-            let closed = match rx.recv_timeout(left) {
-                Ok(i) => {
-                    let s = &self.collectors[i.collector];
-                    s.queue_depth.fetch_sub(1, Relaxed);
-                    s.taken_queued_ms.store(i.queued_ms, Relaxed);
-                    count += i.observations.len();
-                    pending.push(i);
-                    false
-                }
-                Err(RecvTimeoutError::Timeout) => false,
-                Err(RecvTimeoutError::Disconnected) => true,
-            };
-            if !(closed || count >= MAX_TICK_OBSERVATIONS || tick_start.elapsed() >= self.tick) {
-                continue;
-            }
-            if !pending.is_empty() {
-                self.apply(std::mem::take(&mut pending));
-            }
-            count = 0;
-            tick_start = Instant::now();
+            let closed = self.tick(&rx);
             if last_sweep.elapsed() >= Duration::from_secs(60) {
                 self.sweep();
                 last_sweep = Instant::now();
@@ -249,56 +232,94 @@ impl Engine {
         }
     }
 
-    /// One tick: the batches through the scan's stages, then one transaction.
-    fn apply(&mut self, batches: Vec<Ingest>) {
-        let started = Instant::now();
+    /// One tick: batches taken for up to [`Engine::tick`] and run through the scan's
+    /// stages, then one transaction. Returns whether the channel is closed.
+    ///
+    /// A UDP collector's flows go through attribution and aggregation as their batch
+    /// arrives (NetFlow and sFlow carry no names), so a tick holds its aggregates, not its
+    /// flows. A follower's batches are held to the tick's end, after its DNS answers and
+    /// TLS names are in the index, so the tick's names name the tick's flows as they
+    /// would in `cordon scan` of the same lines; they close the tick early past
+    /// [`MAX_TICK_OBSERVATIONS`].
+    fn tick(&mut self, rx: &Receiver<Ingest>) -> bool {
         let snap = self.current.get();
         self.stats
             .snapshot_generation
             .store(snap.generation, Relaxed);
-        // Names first: a DNS answer or TLS name of this tick names its flows.
-        let intel = &snap.intel;
-        let budget = Budget::new(usize::MAX);
-        for b in &batches {
-            for obs in &b.observations {
-                match obs {
-                    Observation::Dns(d) => {
-                        let matters = |ip: IpAddr, chain: &[&str]| {
-                            (match ip {
-                                IpAddr::V4(a) => intel.may_be_of_concern_v4(u32::from(a)),
-                                IpAddr::V6(_) => true,
-                            }) || chain.iter().any(|n| intel.lookup_domain(n).is_some())
-                        };
-                        self.names.add_dns_within(d, &matters, &budget)
-                    }
-                    Observation::Name(n) => self.names.add_server_name(n),
-                    _ => {}
-                }
-            }
-        }
+        let tick_len = self.tick;
+        let collectors = &self.collectors;
+        let names = &mut self.names;
+        let mut worker = Worker::new(&snap.intel, names, &snap.internal, snap.matcher(), false);
+        let mut held: Vec<Ingest> = Vec::new();
+        let mut held_count = 0usize;
         let mut states: Vec<(String, Vec<u8>)> = Vec::new();
         let mut observations = 0u64;
-        let mut worker = Worker::new(
-            &snap.intel,
-            &self.names,
-            &snap.internal,
-            snap.matcher(),
-            false,
-        );
-        for b in batches {
-            let n = b.observations.len() as u64;
-            observations += n;
-            self.collectors[b.collector]
-                .flows_ingested
-                .fetch_add(n, Relaxed);
-            for obs in b.observations {
-                worker.observe(obs);
+        let mut started: Option<Instant> = None;
+        let tick_start = Instant::now();
+        let closed = loop {
+            let left = tick_len.saturating_sub(tick_start.elapsed());
+            if left.is_zero() {
+                break false;
             }
-            if let Some(s) = b.state {
-                let name = &self.collectors[b.collector].name;
-                match states.iter_mut().find(|(n, _)| n == name) {
-                    Some(slot) => slot.1 = s,
-                    None => states.push((name.clone(), s)),
+            let i = match rx.recv_timeout(left) {
+                Ok(i) => i,
+                Err(RecvTimeoutError::Timeout) => break false,
+                Err(RecvTimeoutError::Disconnected) => break true,
+            };
+            started.get_or_insert_with(Instant::now);
+            let s = &collectors[i.collector];
+            s.queue_depth.fetch_sub(1, Relaxed);
+            s.taken_queued_ms.store(i.queued_ms, Relaxed);
+            let n = i.observations.len() as u64;
+            observations += n;
+            s.flows_ingested.fetch_add(n, Relaxed);
+            if let Some(st) = i.state {
+                match states.iter_mut().find(|(n, _)| *n == s.name) {
+                    Some(slot) => slot.1 = st,
+                    None => states.push((s.name.clone(), st)),
+                }
+            }
+            if matches!(s.kind, "zeek" | "eve") {
+                held_count += i.observations.len();
+                held.push(Ingest { state: None, ..i });
+                if held_count >= MAX_TICK_OBSERVATIONS {
+                    break false;
+                }
+            } else {
+                for obs in i.observations {
+                    worker.observe(obs);
+                }
+            }
+        };
+        let Some(started) = started else {
+            return closed;
+        };
+        if !held.is_empty() {
+            let gathered = worker.suspend();
+            // Names first: a DNS answer or TLS name of this tick names its flows.
+            let intel = &snap.intel;
+            let budget = Budget::new(usize::MAX);
+            for b in &held {
+                for obs in &b.observations {
+                    match obs {
+                        Observation::Dns(d) => {
+                            let matters = |ip: IpAddr, chain: &[&str]| {
+                                (match ip {
+                                    IpAddr::V4(a) => intel.may_be_of_concern_v4(u32::from(a)),
+                                    IpAddr::V6(_) => true,
+                                }) || chain.iter().any(|n| intel.lookup_domain(n).is_some())
+                            };
+                            names.add_dns_within(d, &matters, &budget)
+                        }
+                        Observation::Name(n) => names.add_server_name(n),
+                        _ => {}
+                    }
+                }
+            }
+            worker = Worker::resume(&snap.intel, names, &snap.internal, gathered);
+            for b in held {
+                for obs in b.observations {
+                    worker.observe(obs);
                 }
             }
         }
@@ -377,5 +398,6 @@ impl Engine {
         self.stats
             .last_tick_ms
             .store(started.elapsed().as_millis() as u64, Relaxed);
+        closed
     }
 }
