@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs cordon's tests, after installing the real peers some tests drive (softflowd and nfdump
-# for flow-export interop, Chromium for the HTML report). Without root or apt-get, missing
+# for flow-export interop, adnanh's webhook as the alert receiver that checks cordon serve's
+# signatures, Chromium for the HTML report). Without root or apt-get, missing
 # peers are reported and their tests skip with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(softflowd nfdump chromium)
+want=(softflowd nfdump webhook chromium)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

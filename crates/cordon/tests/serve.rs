@@ -7,10 +7,15 @@
 //!   templates are reused (data-only datagrams decode at once);
 //! - a full queue drops and counts: received + dropped = sent;
 //! - configuration errors name the key; a token guards a non-loopback API; reload swaps
-//!   or keeps the snapshot.
+//!   or keeps the snapshot;
+//! - acceptance: captures the other tests never use (from `../shared/corpus`), an indicator
+//!   folder, an asset inventory and an inline-table configuration, alerting a real receiver
+//!   (adnanh's `webhook`, Debian `webhook`) that checks the HMAC signature and a header from
+//!   `headers_file` and refuses forged POSTs; then an acknowledgement through the API.
 //!
-//! Needs softflowd (Debian `softflowd`); without it the softflowd tests say "skipping" and
-//! pass, unless `CORDON_REQUIRE_PEERS` is set. Every socket is on 127.0.0.1; every process
+//! Needs softflowd (Debian `softflowd`) and, for the acceptance test, `webhook` and the
+//! shared corpus; without them those tests say "skipping" and pass, unless
+//! `CORDON_REQUIRE_PEERS` is set. Every socket is on 127.0.0.1; every process
 //! the tests start is stopped by PID; every wait is bounded.
 
 mod common;
@@ -325,13 +330,18 @@ fn softflowd_datagrams(version: &str) -> Option<Vec<Vec<u8>>> {
         common::skip("skipping: softflowd not installed (apt-get install -y softflowd)");
         return None;
     }
+    Some(softflowd_export(&examples().join("office.pcap"), version))
+}
+
+/// softflowd reads `pcap` and exports NetFlow `version` to a socket this test binds.
+fn softflowd_export(pcap: &Path, version: &str) -> Vec<Vec<u8>> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
     let port = sock.local_addr().unwrap().port();
     let mut softflowd = Command::new("softflowd")
         .arg("-r")
-        .arg(examples().join("office.pcap"))
+        .arg(pcap)
         .args([
             "-n",
             &format!("127.0.0.1:{port}"),
@@ -357,8 +367,12 @@ fn softflowd_datagrams(version: &str) -> Option<Vec<Vec<u8>>> {
     }
     let _ = softflowd.kill();
     let _ = softflowd.wait();
-    assert!(!datagrams.is_empty(), "softflowd sent nothing");
-    Some(datagrams)
+    assert!(
+        !datagrams.is_empty(),
+        "softflowd sent nothing for {}",
+        pcap.display()
+    );
+    datagrams
 }
 
 /// `cordon scan --format jsonl` of the datagrams, back to back in one file.
@@ -1201,5 +1215,335 @@ fn real_exporters_templates_survive_a_kill_and_match_nfdump() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(d.stop(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Acceptance with parts the project did not make: captures from Zeek's and Suricata's test
+// suites exported by softflowd as IPFIX, a configuration in a layout the examples do not
+// use (inline tables, a named collector, an indicator folder, an inventory), an advisory
+// written for this test, and Debian's `webhook` (adnanh/webhook) as the receiver. The
+// receiver verifies each POST's HMAC signature and a header from `headers_file` with its
+// own rules, and runs a command that appends the payload to a file.
+
+/// Debian's webhook server on loopback, by PID.
+struct Receiver {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Receiver {
+    fn start(dir: &Path, secret: &str, tenant: &str) -> Receiver {
+        std::fs::create_dir_all(dir).unwrap();
+        let script = dir.join("record.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> \"$(dirname \"$0\")/received.jsonl\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let hooks = serde_json::json!([{
+            "id": "cordon",
+            "execute-command": script,
+            "command-working-directory": dir,
+            "http-methods": ["POST"],
+            "pass-arguments-to-command": [{"source": "entire-payload"}],
+            "trigger-rule-mismatch-http-response-code": 403,
+            "trigger-rule": {"and": [
+                {"match": {"type": "payload-hmac-sha256", "secret": secret,
+                           "parameter": {"source": "header", "name": "X-Cordon-Signature-256"}}},
+                {"match": {"type": "value", "value": tenant,
+                           "parameter": {"source": "header", "name": "X-Tenant"}}}
+            ]}
+        }]);
+        std::fs::write(dir.join("hooks.json"), hooks.to_string()).unwrap();
+        let port = free_tcp_port();
+        let child = Command::new("webhook")
+            .arg("-hooks")
+            .arg(dir.join("hooks.json"))
+            .args(["-ip", "127.0.0.1", "-port", &port.to_string(), "-verbose"])
+            .stdout(std::fs::File::create(dir.join("webhook.log")).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start webhook");
+        let mut r = Receiver {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(s) = r.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("webhook exited ({s}): {}", r.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "webhook did not listen: {}",
+                r.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("webhook.log")).unwrap_or_default()
+    }
+
+    /// The payloads the hook's command recorded.
+    fn received(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("received.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    /// A POST with the given extra headers: the status code.
+    fn post(&self, headers: &str, body: &str) -> u16 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST /hooks/cordon HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+             Content-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn acceptance_with_unseen_captures_configuration_and_receiver() {
+    let Some(c) = corpus() else { return };
+    if !common::installed("softflowd") || !common::installed("webhook") {
+        common::skip(
+            "skipping: needs softflowd and webhook (apt-get install -y softflowd webhook)",
+        );
+        return;
+    }
+    // Campus captures from Zeek's and Suricata's test suites, one softflowd run each.
+    let pcaps = [
+        "pcap/zeek/wikipedia.pcap",
+        "pcap/zeek/web.pcap",
+        "pcap/zeek/http_get.pcap",
+        "pcap/zeek/tls_chrome-34-google.pcap",
+        "pcap/zeek/quic_chromium-115.0.5790.110-api-cirrus-com.pcap",
+        "pcap/suricata-verify/community-id-ipv6.pcap",
+    ];
+    let mut datagrams = Vec::new();
+    for p in pcaps {
+        datagrams.extend(softflowd_export(&c.join(p), "10"));
+    }
+    let dir = temp_dir("acceptance");
+    for sub in ["inventory", "advisories", "secrets", "receiver"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    // A partner's advisory: an address and a /24 seen in two of the captures.
+    std::fs::write(
+        dir.join("advisories/partner.stix.json"),
+        r#"{"type":"bundle","id":"bundle--5d0f3c1e-8a4b-4d8e-9a57-0c2b1f3e6a10","objects":[
+ {"type":"indicator","spec_version":"2.1","id":"indicator--1b6f4c2a-3e9d-4f11-8a0e-7c5d2b9e4f31",
+  "created":"2026-11-20T00:00:00Z","modified":"2026-11-20T00:00:00Z",
+  "name":"Staging servers named in a partner advisory",
+  "pattern":"[ipv4-addr:value = '208.80.152.3'] OR [ipv4-addr:value = '192.150.187.0/24']",
+  "pattern_type":"stix","valid_from":"2010-01-01T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("inventory/assets.csv"),
+        "cidr,ip,mac,name,owner,tags,data\n141.142.0.0/16,,,campus,research-it,,\n\
+         ,141.142.220.118,,lab-workstation-118,research-it,lab,personal\n",
+    )
+    .unwrap();
+    let secret = "a4f0c2e9d71b3856e0f9a2c4b7d1e3f5";
+    std::fs::write(dir.join("secrets/hook-key"), format!("{secret}\n")).unwrap();
+    std::fs::write(
+        dir.join("secrets/hook-headers"),
+        "# the SOC's receiver routes by tenant\nX-Tenant: airport-ops\n",
+    )
+    .unwrap();
+    let internal = ["141.142.0.0/16", "141.42.0.0/16", "192.168.0.0/16"];
+
+    // The answer: `cordon scan` of the same datagrams with the same judge.
+    let raw = dir.join("export.dat");
+    std::fs::write(&raw, datagrams.concat()).unwrap();
+    let out = common::stdout_of(
+        Command::new(env!("CARGO_BIN_EXE_cordon"))
+            .env("CORDON_DATA_DIR", dir.join("data"))
+            .args(["scan", "--format", "jsonl"])
+            .arg(&raw)
+            .arg("--internal")
+            .args(internal)
+            .arg("--assets")
+            .arg(dir.join("inventory/assets.csv"))
+            .arg("--indicators")
+            .arg(dir.join("advisories")),
+    );
+    let scan = common::json_lines(&out);
+    let want_x = exposures_of(scan.iter().filter(|r| r["type"] == "exposure"));
+    let scan_f: Vec<&Value> = scan.iter().filter(|r| r["type"] == "finding").collect();
+    let want_f = findings_of(scan_f.iter().copied());
+    let rules: std::collections::BTreeSet<&str> =
+        scan_f.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(
+        rules.contains("threat-indicator") && rules.len() >= 2,
+        "the scenario should give indicator and intel findings: {rules:?}"
+    );
+
+    let receiver = Receiver::start(&dir.join("receiver"), secret, "airport-ops");
+    let http_port = free_tcp_port();
+    let udp = common::free_udp_port();
+    let config = dir.join("cordon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# acceptance: inline tables, a named collector, an indicator folder\n\
+             store = {{ path = \"state/db\", retention_days = 7 }}\n\
+             http = {{ listen = \"127.0.0.1:{http_port}\" }}\n\
+             lifecycle = {{ resolve_after_secs = 3600 }}\n\n\
+             [collect]\n\
+             netflow = [ {{ listen = \"127.0.0.1:{udp}\", name = \"campus-ipfix\", queue = 64 }} ]\n\n\
+             [judge]\n\
+             internal = {internal:?}\n\
+             assets = \"inventory/assets.csv\"\n\
+             indicators = [\"advisories\"]\n\n\
+             [[alert]]\n\
+             name = \"soc-webhook\"\n\
+             webhook = \"http://127.0.0.1:{}/hooks/cordon\"\n\
+             min_severity = \"low\"\n\
+             headers_file = \"secrets/hook-headers\"\n\
+             secret_file = \"secrets/hook-key\"\n",
+            receiver.port
+        ),
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .env("CORDON_DATA_DIR", dir.join("data"))
+        .args(["serve", "--check-config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        !shown.contains(secret) && !shown.contains("airport-ops"),
+        "the effective configuration names the files, not the secrets: {shown}"
+    );
+
+    let mut d = Daemon {
+        child: None,
+        dir: dir.clone(),
+        http: http_port,
+        netflow: udp,
+        config,
+    };
+    d.spawn();
+    d.send(&datagrams);
+    let records = data_records(&datagrams);
+    let s = d.wait_ingested(records);
+    assert_eq!(s["collectors"][0]["name"], "campus-ipfix", "{s}");
+    assert_eq!(s["collectors"][0]["flows_received"], records, "{s}");
+
+    let x = get_json(d.http, "/api/v1/exposures?limit=1000");
+    assert_eq!(
+        exposures_of(x["exposures"].as_array().unwrap().iter()),
+        want_x,
+        "serve vs scan: exposures"
+    );
+    let f = get_json(d.http, "/api/v1/findings?limit=1000");
+    let list = f["findings"].as_array().unwrap();
+    assert_eq!(findings_of(list.iter()), want_f, "serve vs scan: findings");
+    for want in &scan_f {
+        let got = list.iter().find(|g| g["id"] == want["id"]).unwrap();
+        assert_eq!(
+            got["asset_name"], want["asset_name"],
+            "inventory names: {got}"
+        );
+    }
+
+    // Every finding is low or above: one signed POST each, accepted by the receiver's rules.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiver.received().len() < want_f.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let got = receiver.received();
+    let mut ids: Vec<&str> = got
+        .iter()
+        .map(|a| a["finding"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let want_ids: Vec<&str> = want_f.keys().map(String::as_str).collect();
+    assert_eq!(ids, want_ids, "one POST per finding: {}", receiver.log());
+    assert!(got
+        .iter()
+        .all(|a| a["type"] == "alert" && a["transition"] == "new"));
+    // The rules bite: an unsigned or wrongly signed POST is refused and not recorded.
+    let forged = r#"{"type":"alert","finding":{"id":"0000000000000000"}}"#;
+    // webhook answers 500 when its signature rule fails (missing or wrong signature): the
+    // rule errors rather than evaluating false, so its configured 403 is not used.
+    let unsigned = receiver.post("X-Tenant: airport-ops\r\n", forged);
+    assert!(unsigned >= 400, "unsigned POST answered {unsigned}");
+    let wrong = receiver.post(
+        &format!(
+            "X-Tenant: airport-ops\r\nX-Cordon-Signature-256: sha256={}\r\n",
+            "0".repeat(64)
+        ),
+        forged,
+    );
+    assert!(wrong >= 400, "wrongly signed POST answered {wrong}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.received().len(), want_f.len());
+    let m = http(d.http, "GET", "/metrics", None, None).1;
+    assert!(
+        m.contains(&format!(
+            "cordon_alerts_sent_total{{destination=\"soc-webhook\"}} {}",
+            want_f.len()
+        )),
+        "{m}"
+    );
+    assert!(!d.log().contains(secret), "the secret is never logged");
+
+    // The analyst acknowledges the indicator finding on the workstation.
+    let id = scan_f
+        .iter()
+        .find(|f| f["rule"] == "threat-indicator" && f["asset"] == "141.142.220.118")
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .expect("the advisory's address was reached by the workstation");
+    let (st, body) = http(
+        d.http,
+        "POST",
+        &format!("/api/v1/findings/{id}/ack"),
+        None,
+        Some(r#"{"note":"staging server, ticket SOC-4711"}"#),
+    );
+    assert_eq!(st, 200, "{body}");
+    let one = get_json(d.http, &format!("/api/v1/findings/{id}"));
+    assert_eq!(one["acknowledged"], true, "{one}");
+    assert_eq!(one["ack_note"], "staging server, ticket SOC-4711", "{one}");
+    assert_eq!(d.stop(), 0, "clean stop: {}", d.log());
+    drop(receiver);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -271,6 +271,7 @@ enum Sink {
     Webhook {
         client: reqwest::Client,
         url: String,
+        auth: WebhookAuth,
     },
     File(PathBuf),
     Syslog {
@@ -289,6 +290,95 @@ fn open(db: &Path) -> anyhow::Result<Connection> {
     conn.execute_batch(SCHEMA)
         .with_context(|| format!("{}: cannot create the alert outbox", db.display()))?;
     Ok(conn)
+}
+
+/// The header of a signed webhook POST: `sha256=` and the hex HMAC-SHA256 of the body
+/// under the destination's `secret_file` key (the form GitHub's `X-Hub-Signature-256` uses,
+/// which receivers such as adnanh/webhook verify).
+pub const SIGNATURE_HEADER: &str = "x-cordon-signature-256";
+
+/// Headers that cordon sets itself and a `headers_file` may not.
+const RESERVED_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-length",
+    "host",
+    "transfer-encoding",
+    SIGNATURE_HEADER,
+];
+
+/// What a webhook POST carries besides its body: the `headers_file` headers (marked
+/// sensitive, so they never appear in debug output) and the `secret_file` key.
+pub struct WebhookAuth {
+    headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
+    key: Option<ring::hmac::Key>,
+}
+
+impl WebhookAuth {
+    /// Reads the destination's files; an error names the file and line (never the value).
+    pub fn load(cfg: &AlertConfig) -> anyhow::Result<WebhookAuth> {
+        let mut headers = Vec::new();
+        if let Some(path) = &cfg.headers_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("{}: cannot read the headers file", path.display()))?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let at = || format!("{}:{}", path.display(), i + 1);
+                let (k, v) = line
+                    .split_once(':')
+                    .with_context(|| format!("{}: expected `Name: value`", at()))?;
+                let name =
+                    reqwest::header::HeaderName::from_bytes(k.trim().as_bytes()).map_err(|_| {
+                        anyhow::anyhow!("{}: {:?} is not a header name", at(), k.trim())
+                    })?;
+                anyhow::ensure!(
+                    !RESERVED_HEADERS.contains(&name.as_str()),
+                    "{}: cordon sets {} itself",
+                    at(),
+                    name
+                );
+                let mut value = reqwest::header::HeaderValue::from_str(v.trim()).map_err(|_| {
+                    anyhow::anyhow!(
+                        "{}: the value of {name} has characters a header cannot carry",
+                        at()
+                    )
+                })?;
+                value.set_sensitive(true);
+                headers.push((name, value));
+            }
+        }
+        let key = match &cfg.secret_file {
+            None => None,
+            Some(path) => {
+                let raw = std::fs::read(path)
+                    .with_context(|| format!("{}: cannot read the secret file", path.display()))?;
+                let secret = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+                anyhow::ensure!(
+                    secret.len() >= 16,
+                    "{}: the secret is {} bytes; give at least 16",
+                    path.display(),
+                    secret.len()
+                );
+                Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret))
+            }
+        };
+        Ok(WebhookAuth { headers, key })
+    }
+
+    /// `sha256=<hex>` of `body`, when the destination has a key.
+    pub fn sign(&self, body: &[u8]) -> Option<String> {
+        let key = self.key.as_ref()?;
+        let tag = ring::hmac::sign(key, body);
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256=");
+        for b in tag.as_ref() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        Some(out)
+    }
 }
 
 /// The webhook client: rustls on ring, no redirects followed, `user-agent: cordon/<version>`.
@@ -344,6 +434,7 @@ impl Alerter {
                 Sink::Webhook {
                     client: c,
                     url: url.clone(),
+                    auth: WebhookAuth::load(&cfg)?,
                 }
             } else if let Some(f) = &cfg.file {
                 Sink::File(f.clone())
@@ -853,23 +944,26 @@ impl Dest {
     /// A webhook POST (2xx is success) or a file line (written and synced).
     async fn send_json(&self, body: String) -> Result<(), String> {
         match &self.sink {
-            Sink::Webhook { client, url } => {
-                let resp = client
+            Sink::Webhook { client, url, auth } => {
+                let mut req = client
                     .post(url.as_str())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .timeout(self.timeout)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        let timed_out = e.is_timeout();
-                        let text = describe(&e.without_url());
-                        if timed_out {
-                            format!("timed out after {} s: {text}", self.timeout.as_secs())
-                        } else {
-                            text
-                        }
-                    })?;
+                    .timeout(self.timeout);
+                for (k, v) in &auth.headers {
+                    req = req.header(k, v);
+                }
+                if let Some(sig) = auth.sign(body.as_bytes()) {
+                    req = req.header(SIGNATURE_HEADER, sig);
+                }
+                let resp = req.body(body).send().await.map_err(|e| {
+                    let timed_out = e.is_timeout();
+                    let text = describe(&e.without_url());
+                    if timed_out {
+                        format!("timed out after {} s: {text}", self.timeout.as_secs())
+                    } else {
+                        text
+                    }
+                })?;
                 let status = resp.status();
                 if status.is_success() {
                     Ok(())
@@ -1126,5 +1220,97 @@ mod tests {
         let listed = t.matches("finding=").count();
         assert!(listed > 10 && listed < 500);
         assert!(t.ends_with(&format!(" and {} more", 500 - listed)));
+    }
+
+    fn webhook_cfg(headers: Option<&str>, secret: Option<&[u8]>, tag: &str) -> AlertConfig {
+        let dir = std::env::temp_dir().join(format!("cordon-auth-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cfg: AlertConfig = toml::from_str("webhook = \"http://127.0.0.1:9/hook\"").unwrap();
+        if let Some(h) = headers {
+            let p = dir.join("headers");
+            std::fs::write(&p, h).unwrap();
+            cfg.headers_file = Some(p);
+        }
+        if let Some(k) = secret {
+            let p = dir.join("key");
+            std::fs::write(&p, k).unwrap();
+            cfg.secret_file = Some(p);
+        }
+        cfg
+    }
+
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 1: "Hi There" under twenty 0x0b bytes, a published tag.
+        let cfg = webhook_cfg(None, Some(&[0x0b; 20]), "rfc4231");
+        let auth = WebhookAuth::load(&cfg).unwrap();
+        assert_eq!(
+            auth.sign(b"Hi There").unwrap(),
+            "sha256=b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        // A trailing newline in the file is not part of the key.
+        let mut nl = vec![0x0b; 20];
+        nl.extend_from_slice(b"\r\n");
+        let auth = WebhookAuth::load(&webhook_cfg(None, Some(&nl), "newline")).unwrap();
+        assert!(auth
+            .sign(b"Hi There")
+            .unwrap()
+            .starts_with("sha256=b0344c61"));
+        // No secret file, no signature.
+        let none = WebhookAuth::load(&webhook_cfg(None, None, "none")).unwrap();
+        assert_eq!(none.sign(b"x"), None);
+    }
+
+    #[test]
+    fn auth_files_are_checked_and_errors_name_the_line_not_the_value() {
+        let ok = webhook_cfg(
+            Some("# comment\n\nAuthorization: Bearer hunter2-token\nX-Tenant: ops\n"),
+            None,
+            "ok",
+        );
+        let auth = WebhookAuth::load(&ok).unwrap();
+        assert_eq!(auth.headers.len(), 2);
+        assert!(auth.headers.iter().all(|(_, v)| v.is_sensitive()));
+        assert!(!format!("{:?}", auth.headers).contains("hunter2"));
+
+        for (text, want) in [
+            (
+                "X-Ok: 1\nno colon here hunter2\n",
+                ":2: expected `Name: value`",
+            ),
+            (
+                "bad name: hunter2\n",
+                ":1: \"bad name\" is not a header name",
+            ),
+            (
+                "Content-Type: text/plain\n",
+                ":1: cordon sets content-type itself",
+            ),
+            (
+                "X-Cordon-Signature-256: sha256=hunter2\n",
+                ":1: cordon sets x-cordon-signature-256 itself",
+            ),
+            (
+                "X-A: hunter2\u{7f}\n",
+                ":1: the value of x-a has characters",
+            ),
+        ] {
+            let e = WebhookAuth::load(&webhook_cfg(Some(text), None, "bad"))
+                .err()
+                .unwrap_or_else(|| panic!("accepted {text:?}"));
+            let e = format!("{e:#}");
+            assert!(e.contains(want), "{text:?}: {e}");
+            assert!(!e.contains("hunter2"), "an error shows a value: {e}");
+        }
+        let short = WebhookAuth::load(&webhook_cfg(None, Some(b"short\n"), "short"));
+        let e = format!("{:#}", short.err().unwrap());
+        assert!(e.contains("the secret is 5 bytes; give at least 16"), "{e}");
+        let mut missing = webhook_cfg(None, None, "missing");
+        missing.secret_file = Some("/nonexistent/cordon-key".into());
+        let e = format!("{:#}", WebhookAuth::load(&missing).err().unwrap());
+        assert!(
+            e.contains("/nonexistent/cordon-key: cannot read the secret file"),
+            "{e}"
+        );
     }
 }

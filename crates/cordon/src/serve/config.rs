@@ -218,6 +218,15 @@ pub struct AlertConfig {
     /// destination (`webhook:host:port`, `file:name`, `syslog`).
     #[serde(default)]
     pub name: Option<String>,
+    /// Webhook: a file of extra request headers, one `Name: value` a line (`#` comments),
+    /// for receivers that want a token (`Authorization: Bearer …`, `Authorization: Splunk …`).
+    /// Kept out of this file so the configuration can be shown; never logged.
+    #[serde(default)]
+    pub headers_file: Option<PathBuf>,
+    /// Webhook: a file holding a shared key; each POST then carries
+    /// `X-Cordon-Signature-256: sha256=<hex HMAC-SHA256 of the body>`.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
     /// Seconds before a webhook attempt is abandoned and retried.
     #[serde(default = "default_alert_timeout")]
     pub timeout_secs: u64,
@@ -305,7 +314,10 @@ impl Config {
             fix(p)
         }
         for a in &mut self.alert {
-            if let Some(p) = a.file.as_mut() {
+            for p in [&mut a.file, &mut a.headers_file, &mut a.secret_file]
+                .into_iter()
+                .flatten()
+            {
                 fix(p)
             }
         }
@@ -357,6 +369,12 @@ impl Config {
                         "[[alert]] webhook = \"{u}\": only http:// and https:// URLs"
                     ));
                 }
+            }
+            if a.webhook.is_none() && (a.headers_file.is_some() || a.secret_file.is_some()) {
+                return Err(format!(
+                    "[[alert]] {}: headers_file and secret_file are for webhooks",
+                    a.name()
+                ));
             }
             if a.rate_per_minute == 0 {
                 return Err(format!(

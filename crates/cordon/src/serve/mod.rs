@@ -46,6 +46,10 @@ pub fn run(a: &ServeArgs) -> Result<Outcome> {
         for w in snap.warnings() {
             anstream::eprintln!("cordon: warning: {}", crate::output::safe(&w));
         }
+        for a in cfg.alert.iter().filter(|a| a.webhook.is_some()) {
+            alert::WebhookAuth::load(a)
+                .with_context(|| format!("{}: [[alert]] {}", path.display(), a.name()))?;
+        }
         print!("{}", cfg.effective());
         anstream::eprintln!("cordon: {}: configuration is valid", path.display());
         return Ok(Outcome::Ok);
