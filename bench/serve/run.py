@@ -754,7 +754,7 @@ def main():
     ap.add_argument("--senders", default="auto", help="sender processes, or auto (one per --per-sender flows/s)")
     ap.add_argument("--per-sender", default="4M", help="auto: flows/s one sender process is given")
     ap.add_argument("--tools", default="nfcapd,cordon")
-    ap.add_argument("--cordon", default=os.environ.get("CORDON_BIN", "/work/main/target/release/cordon"))
+    ap.add_argument("--cordon", default=os.environ.get("CORDON_BIN", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "target", "release", "cordon")))
     ap.add_argument("--rcvbuf", type=int, default=8388608, help="socket buffer asked by both tools")
     ap.add_argument("--queue", type=int, default=0, help="cordon [[collect.netflow]] queue (0: its default)")
     ap.add_argument("--rmem-max", type=int, default=0,
@@ -766,6 +766,9 @@ def main():
     ap.add_argument("--soak", type=float, help="seconds: one long cordon run at --rate, RSS once a second")
     ap.add_argument("--rate", default="500k", help="--soak / --send-only rate")
     ap.add_argument("--csv", help="--soak: the RSS series (default bench/serve/soak.csv)")
+    ap.add_argument("--max-growth", type=float,
+                    help="--soak: exit 1 if RSS grows more than this many %% from the first to the last "
+                         "tenth of the loaded run (after warm-up), or if the counts do not add up")
     ap.add_argument("--send-only", action="store_true", help="just send to 127.0.0.1:--port")
     ap.add_argument("--port", type=int, default=2055)
     a = ap.parse_args()
@@ -888,6 +891,25 @@ def ladder(a, cfg, mach, nsend):
                       f, indent=1, default=str)
 
 
+def rss_trend(series, warm, until):
+    """RSS over the loaded part of a soak, after warm-up: the medians of its first and last
+    tenths, their ratio, and the least-squares slope."""
+    pts = [(r["t"], r["rss_kb"]) for r in series if warm <= r["t"] <= until]
+    if len(pts) < 10:
+        return None
+    k = max(1, len(pts) // 10)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    first, last = med([v for _, v in pts[:k]]), med([v for _, v in pts[-k:]])
+    n = len(pts)
+    mt = sum(t for t, _ in pts) / n
+    mv = sum(v for _, v in pts) / n
+    var = sum((t - mt) ** 2 for t, _ in pts)
+    slope = sum((t - mt) * (v - mv) for t, v in pts) / var if var else 0.0  # kB per s
+    return {"first_mib": round(first / 1024, 1), "last_mib": round(last / 1024, 1),
+            "growth_pct": round(100.0 * (last - first) / first, 2),
+            "slope_mib_per_hour": round(slope * 3600 / 1024, 2), "samples": n}
+
+
 def soak(a, cfg, mach, nsend):
     rate = parse_rate(a.rate)
     tools = [t.strip() for t in a.tools.split(",") if t.strip()]
@@ -939,6 +961,9 @@ def soak(a, cfg, mach, nsend):
             kd = u[1] if u else None
         qf = counts["dropped"].get("queue-full", 0)
         lhs = counts["flows_received"] + qf + (kd or 0) * R
+        warm = min(60.0, a.soak / 4)
+        trend = rss_trend(s, warm, a.soak)
+        ok = lhs == sent["flows"]
         lines = header(a, cfg, mach) + [
             "## Soak: cordon at %s flows/s for %.0f s" % (fmt_rate(rate), a.soak), "",
             "| sent | achieved/s | received | queue-full | kernel dgrams | check | RSS MiB first / min / max / last (after %.0f s) | load before |" % min(60.0, a.soak / 4),
@@ -948,12 +973,16 @@ def soak(a, cfg, mach, nsend):
                 "ok" if lhs == sent["flows"] else "%+d" % (lhs - sent["flows"]),
                 mib(s[0]["rss_kb"] if s else None), mib(min(steady) if steady else None),
                 mib(max(steady) if steady else None), mib(s[-1]["rss_kb"] if s else None), " ".join(load)),
-            "", "RSS series (1 s): %s (%d samples)" % (path, len(s)), ""]
+            ""]
+        if trend:
+            lines += ["RSS while loaded, after %.0f s of warm-up: first tenth %s MiB, last tenth %s MiB (%+.1f %%); least-squares slope %+.1f MiB/hour over %d samples." % (
+                warm, trend["first_mib"], trend["last_mib"], trend["growth_pct"], trend["slope_mib_per_hour"], trend["samples"]), ""]
+        lines += ["RSS series (1 s): %s (%d samples)" % (os.path.relpath(path), len(s)), ""]
         if res.get("reload"):
             rs = res["reload"]
             lines += ["Reloads under load (POST /api/v1/reload every %g s): %d, %d accepted; swap (took_ms) median %s ms, max %s ms; client round trip max %s ms." % (
                 cfg["reload_every"], rs["reloads"], rs["ok"], rs["took_ms_median"], rs["took_ms_max"], rs["client_ms_max"]), ""]
-        res.update({"machine": mach, "config": cfg, "argv": sys.argv, "send": sent, "status": counts,
+        res.update({"machine": mach, "config": cfg, "argv": sys.argv, "send": sent, "status": counts, "rss_trend": trend,
                "settled": settled, "kernel_dropped_datagrams": kd, "series": s})
         text = "\n".join(lines)
         print(text)
@@ -963,6 +992,17 @@ def soak(a, cfg, mach, nsend):
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(res, f, indent=1, default=str)
+        if a.max_growth is not None:
+            bad = []
+            if not ok:
+                bad.append("received + queue-full + kernel-dropped x records = %d, sent %d" % (lhs, sent["flows"]))
+            if trend is None:
+                bad.append("too few RSS samples to judge the trend")
+            elif trend["growth_pct"] > a.max_growth:
+                bad.append("RSS grew %.1f %% (> %g %%)" % (trend["growth_pct"], a.max_growth))
+            if bad:
+                sys.exit("soak failed: " + "; ".join(bad))
+            print("soak ok: counts add up; RSS %+.1f %% (limit %g %%)" % (trend["growth_pct"], a.max_growth), file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
