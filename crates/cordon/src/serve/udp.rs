@@ -379,7 +379,7 @@ pub fn run(sock: UdpSocket, mut decoder: Decoder, queue: Queue, stop: Arc<Atomic
         if batch.obs.len() >= BATCH
             || (since.elapsed() >= BATCH_WAIT && (!batch.obs.is_empty() || state.is_some()))
         {
-            let obs = std::mem::replace(&mut batch.obs, Vec::with_capacity(BATCH));
+            let obs = std::mem::replace(&mut batch.obs, queue.spares.take(BATCH));
             if queue.try_send(obs, state.clone()) {
                 state = None;
             }
