@@ -12,7 +12,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// Datasets older than this many days are called stale.
-const STALE_DAYS: i64 = 180;
+pub const STALE_DAYS: i64 = 180;
+
+/// A dataset's age in days on `today` (days since 1970), and whether that makes it stale.
+/// A statute's date is its enactment: it does not go stale. Lists and registries do.
+pub fn dataset_age(d: &cordon_index::intel::Dataset, today: i64) -> (Option<i64>, bool) {
+    let age = date::parse_days(&d.date).map(|x| today - x);
+    let stale = !d.id.starts_with("ndaa-") && age.is_some_and(|a| a > STALE_DAYS);
+    (age, stale)
+}
 
 /// Writes to standard output and flushes: a closed pipe or a full disk is an error (main
 /// ends quietly on the one and reports the other), not a panic as with `println!`.
@@ -181,9 +189,7 @@ fn status(g: &Global, format: Format) -> Result<Outcome> {
         .datasets
         .iter()
         .map(|d| {
-            let age = date::parse_days(&d.date).map(|x| today - x);
-            // A statute's date is its enactment: it does not go stale. Lists and registries do.
-            let stale = !d.id.starts_with("ndaa-") && age.is_some_and(|a| a > STALE_DAYS);
+            let (age, stale) = dataset_age(d, today);
             (d, age, stale)
         })
         .collect();

@@ -44,6 +44,8 @@ pub struct App {
     pub rate_limit: u32,
     pub buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
     pub reloads: Arc<Mutex<ReloadLog>>,
+    /// The dashboard's sessions and rate samples.
+    pub dash: super::dash::DashState,
 }
 
 #[derive(Default, Debug, Clone, serde::Serialize)]
@@ -56,10 +58,10 @@ pub struct ReloadLog {
     pub last_ms: Option<u64>,
 }
 
-type Shared = Arc<App>;
+pub type Shared = Arc<App>;
 
 /// An error answer: status and a JSON body `{"error": ...}`.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -98,6 +100,7 @@ pub fn router(app: Shared, body_limit: usize) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(api)
+        .merge(super::dash::routes(app.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(app)
 }
@@ -132,7 +135,37 @@ async fn guard(
         )
         .into_response();
     }
+    if let Err(why) = same_origin(req.method(), req.headers()) {
+        return ApiError(StatusCode::FORBIDDEN, why.into()).into_response();
+    }
     next.run(req).await
+}
+
+/// A state-changing request that a browser says comes from another site is refused: without
+/// a token (loopback) a page on any site could otherwise POST to the API through the
+/// user's browser. Clients that are not browsers send neither header.
+pub(super) fn same_origin(
+    method: &axum::http::Method,
+    headers: &axum::http::HeaderMap,
+) -> Result<(), &'static str> {
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return Ok(());
+    }
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(site, Some("cross-site" | "same-site")) {
+        return Err("cross-site request refused");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+        let origin = origin.to_str().unwrap_or("");
+        let ok = host.is_some_and(|h| {
+            origin.strip_prefix("http://") == Some(h) || origin.strip_prefix("https://") == Some(h)
+        });
+        if !ok {
+            return Err("request from another origin refused");
+        }
+    }
+    Ok(())
 }
 
 /// Compares in time that depends on the lengths only.
@@ -146,7 +179,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A token bucket per client address; the table is bounded (cleared when it grows past
 /// 10,000 addresses).
-fn take_token(app: &App, ip: IpAddr) -> bool {
+pub(super) fn take_token(app: &App, ip: IpAddr) -> bool {
     let rate = f64::from(app.rate_limit.max(1));
     let mut b = lock(&app.buckets);
     if b.len() > 10_000 {
@@ -165,7 +198,7 @@ fn take_token(app: &App, ip: IpAddr) -> bool {
 }
 
 /// Runs `f` with a read connection, off the async workers.
-async fn with_db<T: Send + 'static>(
+pub(super) async fn with_db<T: Send + 'static>(
     app: &Shared,
     f: impl FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -194,7 +227,7 @@ async fn with_db<T: Send + 'static>(
     })?
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(super) fn rfc3339(ms: i64) -> String {
     crate::date::rfc3339_micros(ms * 1000)
 }
 
@@ -480,7 +513,7 @@ async fn findings(
     ))
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
+pub(super) fn check_id(id: &str) -> Result<(), ApiError> {
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad("a finding id is 16 hex digits"));
     }
@@ -529,19 +562,35 @@ async fn ack(
         return Err(bad("note longer than 4096 bytes"));
     }
     let now = now_ms();
-    let n = with_db(&app, move |c| {
-        Ok(c.execute(
-            "UPDATE finding SET acked_ms = ?2, ack_note = ?3 WHERE id = ?1",
-            rusqlite::params![id, now, body.note],
-        )?)
-    })
-    .await?;
+    let n = with_db(&app, move |c| Ok(acknowledge(c, &id, now, &body.note)?)).await?;
     if n == 0 {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such finding".into()));
     }
     Ok(Json(
         json!({"acknowledged": true, "acknowledged_at": rfc3339(now)}),
     ))
+}
+
+/// Acknowledges a finding with a note and records it in the finding's history; 0 when
+/// there is no such finding.
+pub(super) fn acknowledge(
+    c: &Connection,
+    id: &str,
+    now: i64,
+    note: &str,
+) -> rusqlite::Result<usize> {
+    let tx = c.unchecked_transaction()?;
+    let n = tx.execute(
+        "UPDATE finding SET acked_ms = ?2, ack_note = ?3 WHERE id = ?1",
+        rusqlite::params![id, now, note],
+    )?;
+    tx.execute(
+        "INSERT INTO finding_event (id, at_ms, status, episode, note)
+         SELECT id, ?2, 'acknowledged', episode, ?3 FROM finding WHERE id = ?1",
+        rusqlite::params![id, now, note],
+    )?;
+    tx.commit()?;
+    Ok(n)
 }
 
 async fn entity(

@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod dash;
 pub mod engine;
 pub mod follow;
 pub mod http;
@@ -265,6 +266,7 @@ async fn serve(cfg: Config, config_path: PathBuf) -> Result<()> {
         rate_limit: cfg.http.rate_limit,
         buckets: Mutex::new(Default::default()),
         reloads,
+        dash: dash::DashState::new(cfg.lifecycle.resolve_after_secs),
     });
     let listener = tokio::net::TcpListener::bind(cfg.http.listen)
         .await

@@ -6,10 +6,12 @@
 //! |---|---|---|
 //! | `exposure` | (asset, entity, relationship) | totals, first/last seen, the latest record |
 //! | `exposure_hour` | the same, per hour of ingest | flows and bytes, for trends; retention deletes old hours |
+//! | `exposure_day`, `exposure_day_count` | (day, group, asset); (day, group) | which assets touched a company group each day, and how many: the dashboard's exposure chart, read in 30 rows a group |
 //! | `device` | MAC address | the latest device record |
 //! | `indicator_match` | (asset, remote, indicator) | the latest match record, its count summed |
 //! | `finding` | finding id | status (`new`, `ongoing`, `resolved`, `reopened`, `waived`), episode, acknowledgement, the latest record |
 //! | `finding_day` | (day, finding id) | that the finding had traffic that day (trend per severity and company) |
+//! | `finding_event` | change of a finding | its lifecycle history: each status it entered, each acknowledgement with its note |
 //! | `collector_state` | collector | NetFlow templates, follower offsets |
 //! | `alert` | (destination, finding id, episode) | the outbox ([`super::alert`]) |
 //!
@@ -43,6 +45,12 @@ CREATE TABLE IF NOT EXISTS exposure_hour (
     relationship TEXT NOT NULL, grp TEXT NOT NULL, flows INTEGER NOT NULL,
     bytes_out INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
     PRIMARY KEY (hour, asset, entity, relationship)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exposure_day (
+    day INTEGER NOT NULL, grp TEXT NOT NULL, asset TEXT NOT NULL,
+    PRIMARY KEY (day, grp, asset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS exposure_day_count (
+    day INTEGER NOT NULL, grp TEXT NOT NULL, assets INTEGER NOT NULL,
+    PRIMARY KEY (day, grp)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS device (
     mac TEXT PRIMARY KEY, ip TEXT, entity TEXT, grp TEXT, seen_ms INTEGER NOT NULL,
     record TEXT NOT NULL);
@@ -61,6 +69,14 @@ CREATE INDEX IF NOT EXISTS finding_last ON finding (last_ms);
 CREATE TABLE IF NOT EXISTS finding_day (
     day TEXT NOT NULL, id TEXT NOT NULL, severity TEXT NOT NULL, grp TEXT NOT NULL,
     PRIMARY KEY (day, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS finding_open ON finding (status, sev DESC, last_ms DESC);
+CREATE INDEX IF NOT EXISTS finding_asset ON finding (asset);
+CREATE INDEX IF NOT EXISTS finding_entity ON finding (entity);
+CREATE TABLE IF NOT EXISTS finding_event (
+    id TEXT NOT NULL, at_ms INTEGER NOT NULL, status TEXT NOT NULL, episode INTEGER NOT NULL,
+    note TEXT);
+CREATE INDEX IF NOT EXISTS finding_event_id ON finding_event (id, at_ms);
+CREATE INDEX IF NOT EXISTS finding_event_at ON finding_event (at_ms);
 CREATE TABLE IF NOT EXISTS collector_state (
     name TEXT PRIMARY KEY, state BLOB NOT NULL, updated_ms INTEGER NOT NULL);
 ";
@@ -180,6 +196,19 @@ impl Store {
                 path.display()
             ),
         }
+        // A store from before the daily rollup gets it from its hourly buckets, once.
+        let empty: bool =
+            conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM exposure_day)", [], |r| {
+                r.get(0)
+            })?;
+        if empty {
+            conn.execute_batch(
+                "INSERT OR IGNORE INTO exposure_day (day, grp, asset)
+                   SELECT DISTINCT hour / 86400, grp, asset FROM exposure_hour;
+                 INSERT OR REPLACE INTO exposure_day_count (day, grp, assets)
+                   SELECT day, grp, COUNT(*) FROM exposure_day GROUP BY day, grp;",
+            )?;
+        }
         Ok(Store { conn, path })
     }
 
@@ -225,7 +254,18 @@ impl Store {
                    flows = flows + excluded.flows, bytes_out = bytes_out + excluded.bytes_out,
                    bytes_in = bytes_in + excluded.bytes_in",
             )?;
+            let mut daily = tx.prepare_cached(
+                "INSERT OR IGNORE INTO exposure_day (day, grp, asset) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut daily_count = tx.prepare_cached(
+                "INSERT INTO exposure_day_count (day, grp, assets) VALUES (?1, ?2, 1)
+                 ON CONFLICT (day, grp) DO UPDATE SET assets = assets + 1",
+            )?;
+            let day = t.now_ms.div_euclid(86_400_000);
             for e in &t.exposures {
+                if daily.execute(params![day, e.group, e.asset])? == 1 {
+                    daily_count.execute(params![day, e.group])?;
+                }
                 let rel = e.relationship.as_str();
                 let old: Option<String> = get
                     .query_row(params![e.asset, e.entity, rel], |r| r.get(0))
@@ -332,6 +372,9 @@ impl Store {
             let mut seen_day = tx.prepare_cached(
                 "INSERT OR IGNORE INTO finding_day (day, id, severity, grp) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut event = tx.prepare_cached(
+                "INSERT INTO finding_event (id, at_ms, status, episode) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             for f in &t.findings {
                 let sev = f.severity.known().map_or(0, |s| s as i64);
                 let old: Option<(String, u32, String)> = get
@@ -377,6 +420,7 @@ impl Store {
                             t.now_ms,
                             record
                         ])?;
+                        event.execute(params![f.id, t.now_ms, status.as_str(), episode])?;
                         if status == Status::New {
                             applied.new += 1;
                             applied.alerts += raise(&tx, Transition::New, 1)? as u64;
@@ -412,6 +456,9 @@ impl Store {
                             tr.is_some(),
                             record
                         ])?;
+                        if next != status {
+                            event.execute(params![f.id, t.now_ms, next.as_str(), ep])?;
+                        }
                         match tr {
                             Some(Transition::New) => applied.new += 1,
                             Some(Transition::Reopened) => applied.reopened += 1,
@@ -440,11 +487,20 @@ impl Store {
     /// Findings with no traffic since `now_ms - after_ms` become `resolved`. Returns how
     /// many.
     pub fn resolve_quiet(&mut self, now_ms: i64, after_ms: i64) -> Result<usize> {
-        Ok(self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO finding_event (id, at_ms, status, episode)
+             SELECT id, ?1, 'resolved', episode FROM finding
+             WHERE status IN ('new', 'ongoing', 'reopened') AND last_ms < ?2",
+            params![now_ms, now_ms - after_ms],
+        )?;
+        let n = tx.execute(
             "UPDATE finding SET status = 'resolved', changed_ms = ?1
              WHERE status IN ('new', 'ongoing', 'reopened') AND last_ms < ?2",
             params![now_ms, now_ms - after_ms],
-        )?)
+        )?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Deletes hourly buckets and finding days older than the retention.
@@ -457,6 +513,13 @@ impl Store {
             [cutoff_ms / 1000],
         )?;
         n += tx.execute("DELETE FROM finding_day WHERE day < ?1", [cutoff_day])?;
+        n += tx.execute("DELETE FROM finding_event WHERE at_ms < ?1", [cutoff_ms])?;
+        let cutoff_days = cutoff_ms.div_euclid(86_400_000);
+        n += tx.execute("DELETE FROM exposure_day WHERE day < ?1", [cutoff_days])?;
+        tx.execute(
+            "DELETE FROM exposure_day_count WHERE day < ?1",
+            [cutoff_days],
+        )?;
         tx.commit()?;
         Ok(n as u64)
     }
@@ -605,6 +668,23 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM alert", [], |r| r.get(0))
             .unwrap();
         assert_eq!(alerts, 2, "one alert per episode");
+        // The history has each status it entered, in order.
+        let events: Vec<(String, u32)> = s
+            .conn()
+            .prepare(
+                "SELECT status, episode FROM finding_event WHERE id = ?1 ORDER BY at_ms, rowid",
+            )
+            .unwrap()
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let want: Vec<(String, u32)> =
+            [("new", 1), ("ongoing", 1), ("resolved", 1), ("reopened", 2)]
+                .iter()
+                .map(|(s, e)| (s.to_string(), *e))
+                .collect();
+        assert_eq!(events, want);
         drop(s);
         // Reopened from disk: the same state (the schema check passes).
         let s = Store::open(&dir).unwrap();
@@ -685,6 +765,16 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(hours, [(0, 4), (7200, 2)]);
+        // One asset touched the group on day 0, however many ticks saw it.
+        let days: Vec<(i64, String, i64)> = s
+            .conn()
+            .prepare("SELECT day, grp, assets FROM exposure_day_count")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(days, [(0, "alibaba".to_string(), 1)]);
         // Three days later with a two-day retention, both hours are gone; totals stay.
         s.retain(3 * 86_400_000, 2).unwrap();
         let n: i64 = s
@@ -694,9 +784,46 @@ mod tests {
         assert_eq!(n, 0);
         let n: i64 = s
             .conn()
+            .query_row("SELECT COUNT(*) FROM exposure_day_count", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0, "the daily rollup is retained like the hours");
+        let n: i64 = s
+            .conn()
             .query_row("SELECT COUNT(*) FROM exposure", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_store_without_the_daily_rollup_gets_it_from_its_hours() {
+        let dir = temp("rollup");
+        let s = Store::open(&dir).unwrap();
+        s.conn()
+            .execute_batch(
+                "INSERT INTO exposure_hour VALUES (0, '10.0.0.1', 'alibaba-cloud', 'hosted-on', 'alibaba', 1, 1, 1);
+                 INSERT INTO exposure_hour VALUES (3600, '10.0.0.1', 'taobao', 'hosted-on', 'alibaba', 1, 1, 1);
+                 INSERT INTO exposure_hour VALUES (3600, '10.0.0.2', 'alibaba-cloud', 'hosted-on', 'alibaba', 1, 1, 1);
+                 INSERT INTO exposure_hour VALUES (86400, '10.0.0.2', 'hikvision', 'made-by', 'hikvision', 1, 1, 1);",
+            )
+            .unwrap();
+        drop(s);
+        let s = Store::open(&dir).unwrap();
+        let days: Vec<(i64, String, i64)> = s
+            .conn()
+            .prepare("SELECT day, grp, assets FROM exposure_day_count ORDER BY day, grp")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            days,
+            [
+                (0, "alibaba".to_string(), 2),
+                (1, "hikvision".to_string(), 1)
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -2,6 +2,8 @@
 //! and uses the part it needs (`mod common;`).
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
