@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS finding_day (
     PRIMARY KEY (day, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS finding_open ON finding (status, sev DESC, last_ms DESC);
 CREATE INDEX IF NOT EXISTS finding_asset ON finding (asset);
+-- The dashboard's top assets, counted on the index alone.
+CREATE INDEX IF NOT EXISTS finding_top ON finding (status, asset, sev, grp);
 CREATE INDEX IF NOT EXISTS finding_entity ON finding (entity);
 CREATE TABLE IF NOT EXISTS finding_event (
     id TEXT NOT NULL, at_ms INTEGER NOT NULL, status TEXT NOT NULL, episode INTEGER NOT NULL,
